@@ -10,7 +10,7 @@
  * history time); lease expiry is itself a command (FSM_CMD_LOCK_EXPIRE) proposed by the
  * Raft leader, see lease.h.
  *
- * Memory: struct fsm is one flat, fixed-size object (about 300 KiB) with a bound on
+ * Memory: struct fsm is one flat, fixed-size object (about 480 KiB) with a bound on
  * every string and list, so applying an entry never allocates and never fails half-way.
  * It is public so the REST API can read fields directly; only fsm_* functions write it.
  *
