@@ -316,8 +316,9 @@ static struct cnode *parse_yaml(struct ctx *x, yaml_parser_t *p, const char *env
         if (p->error == YAML_READER_ERROR)
             diag(x, CFG_ERROR, env, 0, 0, "%s at byte %zu", what, p->problem_offset);
         else if (p->context)
-            diag(x, CFG_ERROR, env, line, col, "YAML syntax error: %s %s (line %d)", what,
-                 p->context, (int)p->context_mark.line + 1);
+            diag(x, CFG_ERROR, env, line, col,
+                 "YAML syntax error: %s (%s that starts at line %d, column %d)", what, p->context,
+                 (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
         else
             diag(x, CFG_ERROR, env, line, col, "YAML syntax error: %s", what);
         return NULL;
@@ -513,8 +514,14 @@ static int hostport_check(const char *s, char *host, size_t hostlen, int *port, 
         h = s + 1;
         hl = (size_t)(close - h);
         ps = close + 2;
-        for (size_t i = 0; i < hl; i++)
-            if (!isxdigit((unsigned char)h[i]) && h[i] != ':' && h[i] != '.' && h[i] != '%') {
+        const char *zone = memchr(h, '%', hl); /* fe80::1%eth0: zone id after '%' */
+        size_t al = zone ? (size_t)(zone - h) : hl;
+        if (zone && (zone + 1 == h + hl || !host_chars_ok(zone + 1, hl - al - 1))) {
+            *why = "bad IPv6 zone id after '%'";
+            return -1;
+        }
+        for (size_t i = 0; i < al; i++)
+            if (!isxdigit((unsigned char)h[i]) && h[i] != ':' && h[i] != '.') {
                 *why = "not an IPv6 address inside [ ]";
                 return -1;
             }

@@ -353,9 +353,10 @@ static const char md_head[] =
     "\n"
     "```\n"
     "/etc/raftgres/raftgres.yml:12:10: error: bootstrap.dcs.ttl: expected an integer, got 'abc'\n"
-    "/etc/raftgres/raftgres.yml:40:3: warning: unknown key 'postgresql.datadir' (did you mean "
-    "'data_dir'?)\n"
-    "environment RAFTGRES_RAFT_SELF_ADDR: error: raft.self_addr: expected host:port ...\n"
+    "/etc/raftgres/raftgres.yml:40:3: warning: unknown key 'postgresql.datadir', ignored (did "
+    "you mean 'data_dir'?)\n"
+    "environment RAFTGRES_RAFT_SELF_ADDR: error: raft.self_addr: 'node1' is not host:port (e.g. "
+    "127.0.0.1:8008 or [::1]:8008): missing ':port'\n"
     "```\n"
     "\n"
     "Line and column are 1-based and point at the offending key or value. Errors stop the "
@@ -392,21 +393,22 @@ void cfg_table_markdown(FILE *out)
         if (cfg_table[i].env)
             fprintf(out, "| `%s` | `%s` |\n", cfg_table[i].env, cfg_table[i].path);
     fputs("\n## Keys\n", out);
-    const char *section = "";
-    size_t seclen = 0;
+    char group[64] = "";
     for (size_t i = 0; i < cfg_table_len; i++) {
         const struct cfg_key *k = &cfg_table[i];
+        /* Group rows by top-level section; global scalars and rejected stores get one each. */
+        char g[64];
         const char *dot = strchr(k->path, '.');
-        size_t top = dot ? (size_t)(dot - k->path) : strlen(k->path);
-        if (!dot && k->type != CFG_T_SECTION && k->type != CFG_T_REJECTED)
-            top = 0; /* global scalar keys */
-        if (top != seclen || strncmp(section, k->path, top) != 0) {
-            section = k->path;
-            seclen = top;
-            if (top == 0)
-                fputs("\n### Global\n\n", out);
-            else
-                fprintf(out, "\n### `%.*s`\n\n", (int)top, k->path);
+        if (k->type == CFG_T_REJECTED)
+            snprintf(g, sizeof(g), "External stores (rejected)");
+        else if (!dot && k->type != CFG_T_SECTION)
+            snprintf(g, sizeof(g), "Global");
+        else
+            snprintf(g, sizeof(g), "`%.*s`", (int)(dot ? (size_t)(dot - k->path) : strlen(k->path)),
+                     k->path);
+        if (strcmp(group, g) != 0) {
+            snprintf(group, sizeof(group), "%s", g);
+            fprintf(out, "\n### %s\n\n", g);
             fputs("| Key | Type | Default | Patroni | Env | Meaning |\n"
                   "| --- | --- | --- | --- | --- | --- |\n",
                   out);
@@ -417,9 +419,7 @@ void cfg_table_markdown(FILE *out)
             md_escape(out, k->choices);
         } else if ((k->type == CFG_T_INT || k->type == CFG_T_SIZE)) {
             fprintf(out, "%s %lld..", cfg_type_name(k->type), k->min);
-            if (k->max == LLONG_MAX)
-                fputs("", out);
-            else
+            if (k->max != LLONG_MAX)
                 fprintf(out, "%lld", k->max);
         } else {
             fputs(cfg_type_name(k->type), out);
