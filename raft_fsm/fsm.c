@@ -94,12 +94,12 @@ static void set_msg(struct fsm_result *res, const char *fmt, ...)
 }
 
 /* Rejection: state untouched, the revision included. */
-#define REJECT(rc_, version_, ...)                                                            \
-    do {                                                                                       \
-        res->rc = (rc_);                                                                       \
-        res->version = (version_);                                                             \
-        set_msg(res, __VA_ARGS__);                                                             \
-        return (rc_);                                                                          \
+#define REJECT(rc_, version_, ...)                                                                 \
+    do {                                                                                           \
+        res->rc = (rc_);                                                                           \
+        res->version = (version_);                                                                 \
+        set_msg(res, __VA_ARGS__);                                                                 \
+        return (rc_);                                                                              \
     } while (0)
 
 /* Acceptance: the handler has already written its values using rev = revision + 1. */
@@ -141,8 +141,7 @@ static int apply_config_set(struct fsm *f, const struct fsm_cmd *c, struct fsm_r
     uint64_t want = c->u.config_set.expected_version;
     uint64_t rev = f->revision + 1;
     if (want != FSM_ANY_VERSION && want != f->config_version) {
-        REJECT(FSM_ECONFLICT, f->config_version,
-               "config version is %llu, not the expected %llu",
+        REJECT(FSM_ECONFLICT, f->config_version, "config version is %llu, not the expected %llu",
                (unsigned long long)f->config_version, (unsigned long long)want);
     }
     COPY(f->config_json, c->u.config_set.json);
@@ -166,15 +165,14 @@ static void lock_free(struct fsm *f, uint64_t rev)
 }
 
 /* Common CAS of renew, release, expire and transfer: holder and version must match. */
-static int lock_cas(const struct fsm *f, const char *name, uint64_t version,
-                    struct fsm_result *res)
+static int lock_cas(const struct fsm *f, const char *name, uint64_t version, struct fsm_result *res)
 {
     if (f->lock.holder[0] == 0) {
         REJECT(FSM_ECONFLICT, f->lock.version, "leader lock is free");
     }
     if (strcmp(f->lock.holder, name) != 0) {
-        REJECT(FSM_ECONFLICT, f->lock.version, "leader lock is held by %s, not %s",
-               f->lock.holder, name);
+        REJECT(FSM_ECONFLICT, f->lock.version, "leader lock is held by %s, not %s", f->lock.holder,
+               name);
     }
     if (f->lock.version != version) {
         REJECT(FSM_ECONFLICT, f->lock.version, "leader lock version is %llu, not %llu",
@@ -226,8 +224,7 @@ static int apply_lock(struct fsm *f, const struct fsm_cmd *c, struct fsm_result 
             return rc;
         }
         lock_take(f, c->u.transfer.to, c->u.transfer.ttl_ms, rev);
-        set_msg(res, "leader lock transferred from %s to %s", c->u.transfer.from,
-                c->u.transfer.to);
+        set_msg(res, "leader lock transferred from %s to %s", c->u.transfer.from, c->u.transfer.to);
         break;
     default:
         REJECT(FSM_EUNKNOWN, 0, "not a lock command");
@@ -252,8 +249,7 @@ static int apply_member_update(struct fsm *f, const struct fsm_cmd *c, struct fs
         if (f->n_members >= FSM_MAX_MEMBERS) {
             REJECT(FSM_ELIMIT, 0, "member registry is full (%d members)", FSM_MAX_MEMBERS);
         }
-        memmove(&f->members[i + 1], &f->members[i],
-                (f->n_members - i) * sizeof f->members[0]);
+        memmove(&f->members[i + 1], &f->members[i], (f->n_members - i) * sizeof f->members[0]);
         f->n_members++;
         m = &f->members[i];
     }
@@ -285,8 +281,7 @@ static int apply_member_remove(struct fsm *f, const struct fsm_cmd *c, struct fs
     if (!member_index(f, name, &i)) {
         REJECT(FSM_ENOTFOUND, 0, "member %s is not registered", name);
     }
-    memmove(&f->members[i], &f->members[i + 1],
-            (f->n_members - i - 1) * sizeof f->members[0]);
+    memmove(&f->members[i], &f->members[i + 1], (f->n_members - i - 1) * sizeof f->members[0]);
     f->n_members--;
     memset(&f->members[f->n_members], 0, sizeof f->members[0]);
     set_msg(res, "member %s removed", name);
@@ -452,7 +447,7 @@ int fsm_apply(struct fsm *f, const void *buf, size_t len, struct fsm_result *res
  * bytes, then every field in a fixed order with the entry primitives (fsm_wire.h),
  * zero padding to a multiple of 8, and a u64 FNV-1a checksum of everything before it. */
 
-#define SNAP_MAGIC "RGSN"
+#define SNAP_MAGIC   "RGSN"
 #define SNAP_VERSION 1
 
 static uint64_t fnv1a64(const uint8_t *p, size_t n)
@@ -563,11 +558,11 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 }
 
 /* Read a string into fixed storage; the bound is the field's own. */
-#define GETSTR(r, dst, max)                                                                   \
-    do {                                                                                       \
-        size_t n_;                                                                             \
-        const char *s_ = wire_get_str((r), (max), &n_);                                        \
-        wire_copy_str((dst), s_, n_);                                                          \
+#define GETSTR(r, dst, max)                                                                        \
+    do {                                                                                           \
+        size_t n_;                                                                                 \
+        const char *s_ = wire_get_str((r), (max), &n_);                                            \
+        wire_copy_str((dst), s_, n_);                                                              \
     } while (0)
 
 static bool get_bool(struct wire_r *r)

@@ -31,17 +31,17 @@
 
 /* Bounds (bytes, not counting the terminating NUL, or element counts). An entry that
  * exceeds one is rejected (FSM_EMALFORMED at decode time), never truncated. */
-#define FSM_NAME_MAX 64          /* member names, lock holder, sync names, leaders */
-#define FSM_SYSID_MAX 64         /* initialize: the cluster system identifier */
-#define FSM_URL_MAX 256          /* api_url, conn_url, raft_addr */
-#define FSM_WORD_MAX 32          /* member role and state */
-#define FSM_CONFIG_MAX 65536     /* config JSON text */
-#define FSM_TAGS_MAX 4096        /* member tags JSON text */
-#define FSM_REASON_MAX 256       /* history reason */
-#define FSM_MSG_MAX 160          /* fsm_result.msg, including the NUL */
-#define FSM_MAX_MEMBERS 64       /* member registry */
-#define FSM_MAX_SYNC 16          /* synchronous standby names */
-#define FSM_MAX_HISTORY 256      /* history entries kept; the oldest is dropped */
+#define FSM_NAME_MAX    64    /* member names, lock holder, sync names, leaders */
+#define FSM_SYSID_MAX   64    /* initialize: the cluster system identifier */
+#define FSM_URL_MAX     256   /* api_url, conn_url, raft_addr */
+#define FSM_WORD_MAX    32    /* member role and state */
+#define FSM_CONFIG_MAX  65536 /* config JSON text */
+#define FSM_TAGS_MAX    4096  /* member tags JSON text */
+#define FSM_REASON_MAX  256   /* history reason */
+#define FSM_MSG_MAX     160   /* fsm_result.msg, including the NUL */
+#define FSM_MAX_MEMBERS 64    /* member registry */
+#define FSM_MAX_SYNC    16    /* synchronous standby names */
+#define FSM_MAX_HISTORY 256   /* history entries kept; the oldest is dropped */
 
 /* CAS wildcard for CONFIG_SET, SYNC_SET and FAILOVER_CLEAR: apply unconditionally. */
 #define FSM_ANY_VERSION UINT64_MAX
@@ -289,8 +289,7 @@ int fsm_cmd_encode_into(const struct fsm_cmd *cmd, void *buf, size_t len);
  * (zero copy). On error returns FSM_EMALFORMED, FSM_EVERSION or FSM_EUNKNOWN and, if
  * err != NULL, writes a one-line reason into err (NUL-terminated, truncated to
  * errlen). */
-int fsm_cmd_decode(const void *buf, size_t len, struct fsm_cmd *out, char *err,
-                   size_t errlen);
+int fsm_cmd_decode(const void *buf, size_t len, struct fsm_cmd *out, char *err, size_t errlen);
 
 /* ---- apply, snapshot, restore ----------------------------------------------------- */
 

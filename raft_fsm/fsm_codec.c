@@ -81,16 +81,16 @@ static int check_str(const char *s, size_t max, bool required, bool name, const 
     return FSM_OK;
 }
 
-#define CHECK(expr)                                                                            \
-    do {                                                                                       \
-        int rc_ = (expr);                                                                      \
-        if (rc_ != FSM_OK) {                                                                   \
-            return rc_;                                                                        \
-        }                                                                                      \
+#define CHECK(expr)                                                                                \
+    do {                                                                                           \
+        int rc_ = (expr);                                                                          \
+        if (rc_ != FSM_OK) {                                                                       \
+            return rc_;                                                                            \
+        }                                                                                          \
     } while (0)
 
-#define NAME(s, field) CHECK(check_str((s), FSM_NAME_MAX, true, true, (field), why, whylen))
-#define OPTNAME(s, field) CHECK(check_str((s), FSM_NAME_MAX, false, true, (field), why, whylen))
+#define NAME(s, field)      CHECK(check_str((s), FSM_NAME_MAX, true, true, (field), why, whylen))
+#define OPTNAME(s, field)   CHECK(check_str((s), FSM_NAME_MAX, false, true, (field), why, whylen))
 #define TEXT(s, max, field) CHECK(check_str((s), (max), false, false, (field), why, whylen))
 
 static int check_ttl(uint32_t ttl_ms, char *why, size_t whylen)
@@ -108,8 +108,7 @@ int fsm_cmd_check(const struct fsm_cmd *c, char *why, size_t whylen)
     case FSM_CMD_NOOP:
         return FSM_OK;
     case FSM_CMD_INITIALIZE:
-        CHECK(check_str(c->u.initialize.sysid, FSM_SYSID_MAX, true, true, "sysid", why,
-                        whylen));
+        CHECK(check_str(c->u.initialize.sysid, FSM_SYSID_MAX, true, true, "sysid", why, whylen));
         return FSM_OK;
     case FSM_CMD_CONFIG_SET:
         TEXT(c->u.config_set.json, FSM_CONFIG_MAX, "config json");
@@ -480,8 +479,7 @@ int fsm_cmd_decode(const void *buf, size_t len, struct fsm_cmd *out, char *err, 
         return decode_fail(FSM_EMALFORMED, err, errlen, "entry %s", "has a bad magic byte");
     }
     if (p[1] != FSM_ENTRY_VERSION) {
-        return decode_fail(FSM_EVERSION, err, errlen, "entry %s",
-                           "has an unknown format version");
+        return decode_fail(FSM_EVERSION, err, errlen, "entry %s", "has an unknown format version");
     }
     if (p[2] < 1 || p[2] > FSM_CMD_MAX) {
         return decode_fail(FSM_EUNKNOWN, err, errlen, "entry %s", "has an unknown command type");
@@ -489,8 +487,7 @@ int fsm_cmd_decode(const void *buf, size_t len, struct fsm_cmd *out, char *err, 
     if (p[3] != 0) {
         return decode_fail(FSM_EMALFORMED, err, errlen, "entry %s", "has unknown flags");
     }
-    payload = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
-              (uint32_t)p[7] << 24;
+    payload = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
     if (payload > len - FSM_ENTRY_HEADER) {
         return decode_fail(FSM_EMALFORMED, err, errlen, "entry %s",
                            "payload length exceeds the entry");
@@ -498,8 +495,7 @@ int fsm_cmd_decode(const void *buf, size_t len, struct fsm_cmd *out, char *err, 
     out->type = p[2];
 
     /* Decode the payload against its own length: no field may reach the padding. */
-    r = (struct wire_r){.p = p, .len = FSM_ENTRY_HEADER + (size_t)payload,
-                        .off = FSM_ENTRY_HEADER};
+    r = (struct wire_r){.p = p, .len = FSM_ENTRY_HEADER + (size_t)payload, .off = FSM_ENTRY_HEADER};
     decode_payload(&r, out);
     if (r.bad == NULL && r.off != r.len) {
         r.bad = "trailing bytes in the payload";

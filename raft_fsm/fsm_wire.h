@@ -15,10 +15,10 @@
 #include <string.h>
 
 struct wire_w {
-    uint8_t *p;  /* NULL: only count */
-    size_t cap;  /* bytes available at p */
-    size_t off;  /* bytes written (or counted) */
-    bool over;   /* a write did not fit in cap */
+    uint8_t *p; /* NULL: only count */
+    size_t cap; /* bytes available at p */
+    size_t off; /* bytes written (or counted) */
+    bool over;  /* a write did not fit in cap */
 };
 
 static inline void wire_put_bytes(struct wire_w *w, const void *src, size_t n)

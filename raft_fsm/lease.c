@@ -128,8 +128,7 @@ uint64_t lease_holder_remaining(const struct lease_holder *h, uint64_t now_ms)
     return h->deadline_ms - now_ms;
 }
 
-bool lease_holder_valid(const struct lease_holder *h, uint64_t now_ms,
-                        uint64_t safety_margin_ms)
+bool lease_holder_valid(const struct lease_holder *h, uint64_t now_ms, uint64_t safety_margin_ms)
 {
     return lease_holder_remaining(h, now_ms) > safety_margin_ms;
 }

@@ -75,13 +75,13 @@ struct lease_holder_send {
 };
 
 struct lease_holder {
-    uint64_t next_token;   /* last token handed out */
+    uint64_t next_token; /* last token handed out */
     struct lease_holder_send sends[LEASE_HOLDER_SENDS];
-    bool held;             /* a committed acquire/renew/transfer makes us the holder */
-    uint64_t version;      /* lock version of the last counted commit */
+    bool held;        /* a committed acquire/renew/transfer makes us the holder */
+    uint64_t version; /* lock version of the last counted commit */
     uint32_t ttl_ms;
-    uint64_t basis_token;  /* token of the send the deadline is based on */
-    uint64_t deadline_ms;  /* sent_ms of that send + ttl_ms */
+    uint64_t basis_token; /* token of the send the deadline is based on */
+    uint64_t deadline_ms; /* sent_ms of that send + ttl_ms */
 };
 
 void lease_holder_init(struct lease_holder *h);
@@ -106,7 +106,6 @@ uint64_t lease_holder_remaining(const struct lease_holder *h, uint64_t now_ms);
 
 /* True while held and more than safety_margin_ms remain. A primary for which this turns
  * false demotes itself (design.md section 3). */
-bool lease_holder_valid(const struct lease_holder *h, uint64_t now_ms,
-                        uint64_t safety_margin_ms);
+bool lease_holder_valid(const struct lease_holder *h, uint64_t now_ms, uint64_t safety_margin_ms);
 
 #endif

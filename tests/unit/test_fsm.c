@@ -142,8 +142,7 @@ static struct fsm_cmd c_expire(const char *holder, uint64_t version)
     return c;
 }
 
-static struct fsm_cmd c_transfer(const char *from, uint64_t version, const char *to,
-                                 uint32_t ttl)
+static struct fsm_cmd c_transfer(const char *from, uint64_t version, const char *to, uint32_t ttl)
 {
     struct fsm_cmd c = {.type = FSM_CMD_LOCK_TRANSFER};
     c.u.transfer.from = from;
@@ -752,10 +751,10 @@ static void test_encode_decode_roundtrip(void **state)
     /* Byte-level layout of a small entry (docs/state-machine.md example). */
     c = c_acquire("n1", 30000);
     assert_int_equal(fsm_cmd_encode(&c, &buf, &len), FSM_OK);
-    static const uint8_t expect[24] = {0x52, 1, 4, 0, 11, 0, 0, 0,      /* header */
-                                       2, 0, 0, 0, 'n', '1', 0,         /* name */
-                                       0x30, 0x75, 0, 0,                /* ttl 30000 */
-                                       0, 0, 0, 0, 0};                  /* padding */
+    static const uint8_t expect[24] = {0x52, 1,    4, 0, 11,  0,   0, 0, /* header */
+                                       2,    0,    0, 0, 'n', '1', 0,    /* name */
+                                       0x30, 0x75, 0, 0,                 /* ttl 30000 */
+                                       0,    0,    0, 0, 0};             /* padding */
     assert_int_equal(len, sizeof expect);
     assert_memory_equal(buf, expect, sizeof expect);
     free(buf);

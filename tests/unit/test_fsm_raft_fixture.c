@@ -18,9 +18,9 @@
 #include "raft_fsm/fsm.h"
 #include "raft_fsm/fsm_raft.h"
 
-#define N 3
+#define N        3
 #define MAX_REQS 256
-#define WAIT_MS 30000
+#define WAIT_MS  30000
 
 struct req {
     struct raft_apply apply;
@@ -122,8 +122,8 @@ static struct req *commit(struct cluster *c, unsigned i, const struct fsm_cmd *c
     assert_true(raft_fixture_step_until(&c->fx, req_done, r, WAIT_MS));
     assert_int_equal(r->status, 0);
     if (r->res.rc != rc) {
-        fail_msg("%s: rc %s, expected %s (%s)", fsm_cmd_name(cmd->type),
-                 fsm_strerror(r->res.rc), fsm_strerror(rc), r->res.msg);
+        fail_msg("%s: rc %s, expected %s (%s)", fsm_cmd_name(cmd->type), fsm_strerror(r->res.rc),
+                 fsm_strerror(rc), r->res.msg);
     }
     return r;
 }
