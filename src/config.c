@@ -20,6 +20,7 @@
 #define CFG_MAX_DEPTH 64       /* YAML nesting bound (also stops alias loops) */
 #define CFG_MAX_PATH 256       /* longest dotted key path we report */
 #define CFG_MAX_DIAGS 1000     /* a runaway file cannot flood the report */
+#define CFG_MAX_NODES 100000   /* stops alias fan-out ("billion laughs") */
 #define CFG_ENV_PREFIX "RAFTGRES_"
 
 /* ---------------------------------------------------------------------------------------------
@@ -154,6 +155,7 @@ struct ctx {
     struct cnode *root;
     char **bad;  /* paths whose value was rejected: cross-checks skip them */
     size_t nbad;
+    size_t nodes; /* tree nodes built so far, bounded by CFG_MAX_NODES */
 };
 
 static void vdiag(struct ctx *x, int sev, const char *env, int line, int col, const char *fmt,
@@ -248,6 +250,13 @@ static struct cnode *from_yaml(struct ctx *x, yaml_document_t *d, yaml_node_t *y
     if (depth > CFG_MAX_DEPTH) {
         diag_val(x, CFG_ERROR, n, "nesting deeper than %d levels (recursive alias?)",
                  CFG_MAX_DEPTH);
+        n->kind = N_NULL;
+        return n;
+    }
+    if (++x->nodes > CFG_MAX_NODES) {
+        if (x->nodes == CFG_MAX_NODES + 1)
+            diag_val(x, CFG_ERROR, n, "more than %d values (aliases expanding too much?)",
+                     CFG_MAX_NODES);
         n->kind = N_NULL;
         return n;
     }
@@ -1147,7 +1156,9 @@ static void check_cross(struct ctx *x, json_t *root)
  */
 static bool env_ignored(const char *name)
 {
-    static const char *const ignored[] = {"RAFTGRES_CONFIG_FILE", "RAFTGRES_SRCDIR"};
+    /* Variables of the CLI, the scripts and the tests that share the prefix. */
+    static const char *const ignored[] = {"RAFTGRES_CONFIG_FILE", "RAFTGRES_SRCDIR",
+                                          "RAFTGRES_RUN_DIR", "RAFTGRES_USER"};
     for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
         if (!strcmp(name, ignored[i]))
             return true;

@@ -187,13 +187,13 @@ const struct cfg_key cfg_table[] = {
 
     /* --- postgresql --- */
     SEC("postgresql", P, "This member's PostgreSQL."),
-    TYPED("postgresql.listen", CFG_T_LISTEN, P | R, "RAFTGRES_POSTGRESQL_LISTEN",
+    TYPED("postgresql.listen", CFG_T_LISTEN, P, "RAFTGRES_POSTGRESQL_LISTEN",
           "host[,host...]:port PostgreSQL listens on (listen_addresses and port)."),
     TYPED("postgresql.connect_address", CFG_T_HOSTPORT, P, "RAFTGRES_POSTGRESQL_CONNECT_ADDRESS",
           "host:port other members use to reach this PostgreSQL."),
     TYPED("postgresql.proxy_address", CFG_T_HOSTPORT, P, "RAFTGRES_POSTGRESQL_PROXY_ADDRESS",
           "host:port of a connection pooler in front of this PostgreSQL."),
-    STR("postgresql.data_dir", P | R, NULL, "RAFTGRES_POSTGRESQL_DATA_DIR", "PGDATA."),
+    STR("postgresql.data_dir", P, NULL, "RAFTGRES_POSTGRESQL_DATA_DIR", "PGDATA."),
     STR("postgresql.bin_dir", P, NULL, "RAFTGRES_POSTGRESQL_BIN_DIR",
         "Directory of pg_ctl, initdb, ... (empty = PATH)."),
     STR("postgresql.config_dir", P, NULL, "RAFTGRES_POSTGRESQL_CONFIG_DIR",
@@ -370,7 +370,8 @@ static const char md_head[] =
     "or a YAML flow list (`[a:1, b:2]`); map values are a YAML flow map. A bad value is an "
     "error naming the variable; a `RAFTGRES_*` variable that matches no key is a warning "
     "(`RAFTGRES_ETCD_*`, `RAFTGRES_CONSUL_*` ... are errors). Not configuration, never "
-    "reported: `RAFTGRES_CONFIG_FILE`, `RAFTGRES_SRCDIR`. Patroni's "
+    "reported: `RAFTGRES_CONFIG_FILE`, `RAFTGRES_SRCDIR`, `RAFTGRES_RUN_DIR`, `RAFTGRES_USER`. "
+    "Patroni's "
     "`PATRONI_<user>_PASSWORD`/`_OPTIONS` bootstrap users and `PATRONI_CONFIGURATION` are not "
     "supported.\n"
     "\n";

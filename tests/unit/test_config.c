@@ -487,6 +487,20 @@ static void test_defaults(void **state)
     assert_int_equal(C->dcs.ttl, 40);
 }
 
+static void test_minimal(void **state)
+{
+    (void)state;
+    /* The postgresql section is optional for the loader (the daemon checks what it needs). */
+    assert_int_equal(load_str("scope: s\nname: n\nrestapi:\n  listen: 127.0.0.1:8008\n" RAFT_OK,
+                              no_env),
+                     0);
+    assert_int_equal(R.n, 0);
+    assert_null(C->postgresql.data_dir);
+    assert_int_equal(C->postgresql.pg_ctl_timeout, 60);
+    assert_true(json_is_object(C->postgresql_json));
+    assert_true(json_is_object(C->bootstrap_json));
+}
+
 static void test_env_overrides(void **state)
 {
     (void)state;
@@ -693,6 +707,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_unknown_key_warns, teardown),
         cmocka_unit_test_teardown(test_type_errors, teardown),
         cmocka_unit_test_teardown(test_defaults, teardown),
+        cmocka_unit_test_teardown(test_minimal, teardown),
         cmocka_unit_test_teardown(test_env_overrides, teardown),
         cmocka_unit_test_teardown(test_env_errors, teardown),
         cmocka_unit_test_teardown(test_yaml_syntax_error, teardown),
