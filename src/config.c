@@ -17,10 +17,10 @@
 
 #include "src/config.h"
 
-#define CFG_MAX_DEPTH 64       /* YAML nesting bound (also stops alias loops) */
-#define CFG_MAX_PATH 256       /* longest dotted key path we report */
-#define CFG_MAX_DIAGS 1000     /* a runaway file cannot flood the report */
-#define CFG_MAX_NODES 100000   /* stops alias fan-out ("billion laughs") */
+#define CFG_MAX_DEPTH  64     /* YAML nesting bound (also stops alias loops) */
+#define CFG_MAX_PATH   256    /* longest dotted key path we report */
+#define CFG_MAX_DIAGS  1000   /* a runaway file cannot flood the report */
+#define CFG_MAX_NODES  100000 /* stops alias fan-out ("billion laughs") */
 #define CFG_ENV_PREFIX "RAFTGRES_"
 
 /* ---------------------------------------------------------------------------------------------
@@ -80,10 +80,10 @@ enum { N_NULL, N_SCALAR, N_SEQ, N_MAP };
 
 struct cnode {
     int kind;
-    char *str;   /* N_SCALAR text */
-    bool plain;  /* unquoted scalar: subject to YAML 1.1 type resolution */
+    char *str;  /* N_SCALAR text */
+    bool plain; /* unquoted scalar: subject to YAML 1.1 type resolution */
     int line, col;
-    char *key;   /* set when the node is a mapping value */
+    char *key; /* set when the node is a mapping value */
     int kline, kcol;
     char *env;
     struct cnode **kids;
@@ -139,10 +139,14 @@ static struct cnode *tree_find(const struct cnode *root, const char *path)
 static const char *kind_name(const struct cnode *n)
 {
     switch (n->kind) {
-    case N_NULL: return "an empty value";
-    case N_SCALAR: return "a scalar";
-    case N_SEQ: return "a list";
-    default: return "a mapping";
+    case N_NULL:
+        return "an empty value";
+    case N_SCALAR:
+        return "a scalar";
+    case N_SEQ:
+        return "a list";
+    default:
+        return "a mapping";
     }
 }
 
@@ -153,7 +157,7 @@ struct ctx {
     const char *file;
     struct cfg_report *rep;
     struct cnode *root;
-    char **bad;  /* paths whose value was rejected: cross-checks skip them */
+    char **bad; /* paths whose value was rejected: cross-checks skip them */
     size_t nbad;
     size_t nodes; /* tree nodes built so far, bounded by CFG_MAX_NODES */
 };
@@ -183,8 +187,8 @@ static void vdiag(struct ctx *x, int sev, const char *env, int line, int col, co
         r->n_warnings++;
 }
 
-__attribute__((format(printf, 6, 7))) static void
-diag(struct ctx *x, int sev, const char *env, int line, int col, const char *fmt, ...)
+__attribute__((format(printf, 6, 7))) static void diag(struct ctx *x, int sev, const char *env,
+                                                       int line, int col, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -236,8 +240,7 @@ static bool is_bad(const struct ctx *x, const char *path)
  */
 static bool is_null_text(const char *s)
 {
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL");
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
 }
 
 static struct cnode *from_yaml(struct ctx *x, yaml_document_t *d, yaml_node_t *yn, int depth,
@@ -274,8 +277,8 @@ static struct cnode *from_yaml(struct ctx *x, yaml_document_t *d, yaml_node_t *y
     }
     case YAML_SEQUENCE_NODE:
         n->kind = N_SEQ;
-        for (yaml_node_item_t *it = yn->data.sequence.items.start;
-             it < yn->data.sequence.items.top; it++)
+        for (yaml_node_item_t *it = yn->data.sequence.items.start; it < yn->data.sequence.items.top;
+             it++)
             node_push(n, from_yaml(x, d, yaml_document_get_node(d, *it), depth + 1, env));
         break;
     case YAML_MAPPING_NODE:
@@ -296,8 +299,10 @@ static struct cnode *from_yaml(struct ctx *x, yaml_document_t *d, yaml_node_t *y
             c->kcol = kc;
             struct cnode *prev = map_get(n, ks);
             if (prev) {
-                diag_key(x, CFG_WARNING, c, "duplicate key '%s' (first at line %d); the later "
-                         "value wins", ks, prev->kline);
+                diag_key(x, CFG_WARNING, c,
+                         "duplicate key '%s' (first at line %d); the later "
+                         "value wins",
+                         ks, prev->kline);
                 for (size_t i = 0; i < n->n; i++)
                     if (n->kids[i] == prev)
                         n->kids[i] = c;
@@ -349,8 +354,7 @@ static struct cnode *parse_yaml(struct ctx *x, yaml_parser_t *p, const char *env
         if (yaml_parser_load(p, &more)) {
             yaml_node_t *m = yaml_document_get_root_node(&more);
             if (m)
-                diag(x, CFG_ERROR, env, (int)m->start_mark.line + 1,
-                     (int)m->start_mark.column + 1,
+                diag(x, CFG_ERROR, env, (int)m->start_mark.line + 1, (int)m->start_mark.column + 1,
                      "a second YAML document; the configuration must be a single document");
             yaml_document_delete(&more);
         }
@@ -396,8 +400,10 @@ static int parse_ll(const char *s, bool allow_unit, long long *out)
     while (isspace((unsigned char)*end))
         end++;
     if (*end) {
-        static const struct { const char *u; int shift; } units[] = {
-            {"B", 0}, {"kB", 10}, {"MB", 20}, {"GB", 30}, {"TB", 40}};
+        static const struct {
+            const char *u;
+            int shift;
+        } units[] = {{"B", 0}, {"kB", 10}, {"MB", 20}, {"GB", 30}, {"TB", 40}};
         size_t i;
         if (!allow_unit)
             return -1;
@@ -423,8 +429,8 @@ static json_t *scalar_json(const struct cnode *n)
     if (!n->plain)
         return json_string(n->str);
     static const char *const t[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
-    static const char *const f[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off",
-                                    "OFF"};
+    static const char *const f[] = {"false", "False", "FALSE", "no", "No",
+                                    "NO",    "off",   "Off",   "OFF"};
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         if (!strcmp(n->str, t[i]))
             return json_true();
@@ -647,7 +653,8 @@ static size_t edit_distance(const char *a, const char *b)
         row[0] = i;
         for (size_t j = 1; j <= lb; j++) {
             size_t up = row[j];
-            size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
+            size_t cost =
+                tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
             size_t best = diagv + cost;
             if (up + 1 < best)
                 best = up + 1;
@@ -660,10 +667,11 @@ static size_t edit_distance(const char *a, const char *b)
     return row[lb];
 }
 
-static void unknown_key(struct ctx *x, const struct cnode *c, const char *parent,
-                        const char *path)
+static void unknown_key(struct ctx *x, const struct cnode *c, const char *parent, const char *path)
 {
-    static const struct { const char *old, *now; } renamed[] = {
+    static const struct {
+        const char *old, *now;
+    } renamed[] = {
         {"master_start_timeout", "primary_start_timeout"},
         {"master_stop_timeout", "primary_stop_timeout"},
     };
@@ -803,8 +811,10 @@ static json_t *walk_hostport_list(struct ctx *x, const struct cnode *n, const ch
         for (size_t j = 0; j < i; j++) {
             const struct cnode *e = n->kids[j];
             if (e->kind == N_SCALAR && same_addr(e->str, c->str)) {
-                diag_val(x, CFG_ERROR, c, "%s: '%s' is listed twice (first at line %d); list "
-                         "each member once", path, c->str, e->line);
+                diag_val(x, CFG_ERROR, c,
+                         "%s: '%s' is listed twice (first at line %d); list "
+                         "each member once",
+                         path, c->str, e->line);
                 ok = false;
                 break;
             }
@@ -816,8 +826,7 @@ static json_t *walk_hostport_list(struct ctx *x, const struct cnode *n, const ch
     return arr;
 }
 
-static json_t *walk(struct ctx *x, const struct cnode *n, const char *path,
-                    const struct cfg_key *k)
+static json_t *walk(struct ctx *x, const struct cnode *n, const char *path, const struct cfg_key *k)
 {
     const char *why;
     long long v;
@@ -894,8 +903,8 @@ static json_t *walk(struct ctx *x, const struct cnode *n, const char *path,
                 diag_val(x, CFG_ERROR, n, "%s: %s is out of range (minimum %lld)", path, n->str,
                          k->min);
             else
-                diag_val(x, CFG_ERROR, n, "%s: %s is out of range %lld..%lld", path, n->str,
-                         k->min, k->max);
+                diag_val(x, CFG_ERROR, n, "%s: %s is out of range %lld..%lld", path, n->str, k->min,
+                         k->max);
             return NULL;
         }
         return json_integer(v);
@@ -946,8 +955,10 @@ static json_t *walk(struct ctx *x, const struct cnode *n, const char *path,
         if ((k->type == CFG_T_LISTEN ? listen_check(n->str, &why)
                                      : hostport_check(n->str, NULL, 0, NULL, &why)) != 0) {
             mark_bad(x, path);
-            diag_val(x, CFG_ERROR, n, "%s: '%s' is not host:port (e.g. 127.0.0.1:8008 or "
-                     "[::1]:8008): %s", path, n->str, why);
+            diag_val(x, CFG_ERROR, n,
+                     "%s: '%s' is not host:port (e.g. 127.0.0.1:8008 or "
+                     "[::1]:8008): %s",
+                     path, n->str, why);
             return NULL;
         }
         return json_string(n->str);
@@ -1020,12 +1031,12 @@ static void check_required(struct ctx *x)
         size_t nl = 0, ml = strlen(missing);
         need[0] = 0;
         for (size_t j = 0; j < cfg_table_len; j++)
-            if ((cfg_table[j].flags & CFG_F_REQUIRED) &&
-                !strncmp(cfg_table[j].path, missing, ml) && cfg_table[j].path[ml] == '.')
-                nl += (size_t)snprintf(need + nl, nl < sizeof(need) ? sizeof(need) - nl : 0,
-                                       "%s%s", nl ? ", " : "", cfg_table[j].path);
-        diag(x, CFG_ERROR, anc->env, line, col, "missing required section '%s' (with %s)",
-             missing, need);
+            if ((cfg_table[j].flags & CFG_F_REQUIRED) && !strncmp(cfg_table[j].path, missing, ml) &&
+                cfg_table[j].path[ml] == '.')
+                nl += (size_t)snprintf(need + nl, nl < sizeof(need) ? sizeof(need) - nl : 0, "%s%s",
+                                       nl ? ", " : "", cfg_table[j].path);
+        diag(x, CFG_ERROR, anc->env, line, col, "missing required section '%s' (with %s)", missing,
+             need);
     }
 }
 
@@ -1167,8 +1178,8 @@ static bool env_ignored(const char *name)
 
 static bool env_is_store(const char *name)
 {
-    static const char *const stores[] = {"ETCD_", "ETCD3_", "CONSUL_", "ZOOKEEPER_",
-                                         "KUBERNETES_", "EXHIBITOR_"};
+    static const char *const stores[] = {"ETCD_",      "ETCD3_",      "CONSUL_",
+                                         "ZOOKEEPER_", "KUBERNETES_", "EXHIBITOR_"};
     const char *rest = name + strlen(CFG_ENV_PREFIX);
     for (size_t i = 0; i < sizeof(stores) / sizeof(stores[0]); i++)
         if (!strncmp(rest, stores[i], strlen(stores[i])))
@@ -1195,8 +1206,8 @@ static void tree_set(struct ctx *x, const char *path, struct cnode *v, const cha
             c->env = xstrdup(env);
             node_push(m, c);
         } else if (c->kind != N_MAP) {
-            diag(x, CFG_ERROR, env, 0, 0, "cannot set %s: '%s' in the file is not a section",
-                 path, t);
+            diag(x, CFG_ERROR, env, 0, 0, "cannot set %s: '%s' in the file is not a section", path,
+                 t);
             node_free(v);
             return;
         }
@@ -1242,7 +1253,8 @@ static void apply_env(struct ctx *x, char *const envp[])
                 k = &cfg_table[j];
         if (!k) {
             if (env_is_store(name))
-                diag(x, CFG_ERROR, name, 0, 0, "raftgres needs no external store; set "
+                diag(x, CFG_ERROR, name, 0, 0,
+                     "raftgres needs no external store; set "
                      "RAFTGRES_RAFT_DATA_DIR, RAFTGRES_RAFT_SELF_ADDR and "
                      "RAFTGRES_RAFT_PARTNER_ADDRS (every member incl. this one) instead");
             else
@@ -1253,8 +1265,8 @@ static void apply_env(struct ctx *x, char *const envp[])
         if (!*val)
             continue; /* like Patroni: an empty variable is not an override */
         struct cnode *v;
-        bool list = k->type == CFG_T_STRLIST || k->type == CFG_T_LIST ||
-                    k->type == CFG_T_HOSTPORT_LIST;
+        bool list =
+            k->type == CFG_T_STRLIST || k->type == CFG_T_LIST || k->type == CFG_T_HOSTPORT_LIST;
         if (list || k->type == CFG_T_MAP) {
             /* Comma-separated or a YAML flow list / map, as Patroni accepts. */
             const char *s = val;
@@ -1513,7 +1525,8 @@ static int load(yaml_parser_t *p, const char *name, char *const envp[], struct c
         goto done;
     }
     if (x.root->kind != N_MAP) {
-        diag_val(&x, CFG_ERROR, x.root, "the configuration must be a mapping of keys and "
+        diag_val(&x, CFG_ERROR, x.root,
+                 "the configuration must be a mapping of keys and "
                  "sections (scope:, name:, restapi:, raft:, ...)");
         goto done;
     }
@@ -1544,8 +1557,7 @@ int cfg_load(const char *path, char *const envp[], struct cfg **out, struct cfg_
     FILE *f = fopen(path, "rb");
     if (!f) {
         struct ctx x = {.file = path, .rep = rep};
-        diag(&x, CFG_ERROR, NULL, 0, 0, "cannot open the configuration file: %s",
-             strerror(errno));
+        diag(&x, CFG_ERROR, NULL, 0, 0, "cannot open the configuration file: %s", strerror(errno));
         return -1;
     }
     yaml_parser_t p;

@@ -1,7 +1,8 @@
 /* Configuration: raftgres reads a Patroni-style YAML file (Patroni's key names wherever Patroni has
- * the setting, plus a `raft:` section instead of `etcd:`/`consul:`/...), applies RAFTGRES_* environment
- * overrides, validates everything against one declarative table (src/config_table.c) and hands the
- * daemon a `struct cfg` with typed fields for what it needs directly plus JSON trees for the rest.
+ * the setting, plus a `raft:` section instead of `etcd:`/`consul:`/...), applies RAFTGRES_*
+ * environment overrides, validates everything against one declarative table (src/config_table.c)
+ * and hands the daemon a `struct cfg` with typed fields for what it needs directly plus JSON trees
+ * for the rest.
  *
  * Every problem is collected (never only the first) into a `struct cfg_report`, each with the file,
  * line and column (1-based) of the offending key or value, or the name of the environment variable.
@@ -21,12 +22,12 @@
 enum { CFG_WARNING = 1, CFG_ERROR = 2 };
 
 struct cfg_diag {
-    int severity;   /* CFG_ERROR or CFG_WARNING */
-    char *file;     /* config file path; NULL when the problem comes from the environment */
-    char *env;      /* environment variable name (e.g. "RAFTGRES_RAFT_SELF_ADDR"), else NULL */
-    int line;       /* 1-based; 0 = no position (e.g. the file cannot be opened) */
-    int column;     /* 1-based; 0 = no position */
-    char *msg;      /* one line, no trailing newline, no "error:" prefix */
+    int severity; /* CFG_ERROR or CFG_WARNING */
+    char *file;   /* config file path; NULL when the problem comes from the environment */
+    char *env;    /* environment variable name (e.g. "RAFTGRES_RAFT_SELF_ADDR"), else NULL */
+    int line;     /* 1-based; 0 = no position (e.g. the file cannot be opened) */
+    int column;   /* 1-based; 0 = no position */
+    char *msg;    /* one line, no trailing newline, no "error:" prefix */
 };
 
 struct cfg_report {
@@ -52,15 +53,15 @@ struct cfg_auth {
 };
 
 struct cfg {
-    char *path;                      /* the file that was loaded (or the name given to cfg_load_string) */
+    char *path; /* the file that was loaded (or the name given to cfg_load_string) */
     char *scope, *namespace_, *name; /* namespace default "/service/" like Patroni */
 
     struct {
         char *listen, *connect_address; /* listen is required and validated host:port */
         char *username, *password;      /* from restapi.authentication */
         char *certfile, *keyfile;
-        char *listen_host;  /* host part of listen, brackets removed ("::1"), for bind() */
-        int listen_port;    /* port part of listen, 1..65535 */
+        char *listen_host; /* host part of listen, brackets removed ("::1"), for bind() */
+        int listen_port;   /* port part of listen, 1..65535 */
     } restapi;
 
     struct {
@@ -81,11 +82,13 @@ struct cfg {
         bool failsafe_mode, check_timeline;
     } dcs;
 
-    /* The postgresql section's scalars the daemon needs most; everything is also in postgresql_json. */
+    /* The postgresql section's scalars the daemon needs most; everything is also in
+     * postgresql_json. */
     struct {
         char *listen, *connect_address, *data_dir, *bin_dir, *config_dir, *pgpass;
         int pg_ctl_timeout; /* default 60 */
-        bool use_pg_rewind; /* postgresql.use_pg_rewind, else bootstrap.dcs.postgresql's, else false */
+        bool use_pg_rewind; /* postgresql.use_pg_rewind, else bootstrap.dcs.postgresql's, else false
+                             */
         bool use_unix_socket, use_unix_socket_repl;
         bool remove_data_directory_on_rewind_failure, remove_data_directory_on_diverged_timelines;
         struct cfg_auth replication, superuser, rewind; /* postgresql.authentication.* */
@@ -97,7 +100,8 @@ struct cfg {
     json_t *tags_json;       /* tags as JSON object (never NULL; {} when absent) */
 
     /* mode "off" | "automatic" | "required" (YAML false/off/disabled → "off", auto → "automatic",
-     * require → "required"); default "automatic" like Patroni. safety_margin default 5, -1 = ttl/2. */
+     * require → "required"); default "automatic" like Patroni. safety_margin default 5, -1 = ttl/2.
+     */
     struct {
         char *mode;
         char *device;
@@ -119,7 +123,8 @@ struct cfg {
  * NULL), validate everything and collect ALL problems. getenv() is never called.
  * *rep is initialised by this function (its previous contents are ignored) and must be released
  * with cfg_report_free() in every case.
- * Returns 0 and a new *out on success (warnings allowed), or -1 with errors in *rep and *out NULL. */
+ * Returns 0 and a new *out on success (warnings allowed), or -1 with errors in *rep and *out NULL.
+ */
 int cfg_load(const char *path, char *const envp[], struct cfg **out, struct cfg_report *rep);
 
 /* As cfg_load(), with the YAML text in memory; `name` is used as the file name in messages. */
@@ -164,7 +169,7 @@ enum {
 };
 
 struct cfg_key {
-    const char *path;    /* dotted key path, e.g. "bootstrap.dcs.ttl" */
+    const char *path; /* dotted key path, e.g. "bootstrap.dcs.ttl" */
     enum cfg_type type;
     unsigned flags;      /* CFG_F_* */
     const char *def;     /* default as YAML text, NULL = none */

@@ -8,48 +8,72 @@
 
 #include "src/config.h"
 
-#define P CFG_F_PATRONI
-#define R CFG_F_REQUIRED
-#define S CFG_F_SECRET
-#define O CFG_F_OPEN
+#define P   CFG_F_PATRONI
+#define R   CFG_F_REQUIRED
+#define S   CFG_F_SECRET
+#define O   CFG_F_OPEN
 #define BIG LLONG_MAX
 
 /* Shorthands: path, flags, default, env, doc. */
-#define SEC(p, f, doc) {p, CFG_T_SECTION, (f), NULL, 0, 0, NULL, NULL, NULL, doc}
-#define STR(p, f, d, env, doc) {p, CFG_T_STR, (f), d, 0, 0, NULL, NULL, env, doc}
-#define INT(p, f, d, lo, hi, env, doc) {p, CFG_T_INT, (f), d, lo, hi, NULL, NULL, env, doc}
-#define SIZE(p, f, d, lo, hi, env, doc) {p, CFG_T_SIZE, (f), d, lo, hi, NULL, NULL, env, doc}
-#define BOOL(p, f, d, env, doc) {p, CFG_T_BOOL, (f), d, 0, 0, NULL, NULL, env, doc}
-#define ENUM(p, f, d, ch, al, env, doc) {p, CFG_T_ENUM, (f), d, 0, 0, ch, al, env, doc}
-#define TYPED(p, t, f, env, doc) {p, t, (f), NULL, 0, 0, NULL, NULL, env, doc}
-#define REJECT(p) {p, CFG_T_REJECTED, P, NULL, 0, 0, NULL, NULL, NULL,                        \
-                   "Patroni's external DCS section: rejected, raftgres embeds Raft (use raft:)"}
+#define SEC(p, f, doc)                                                                             \
+    {                                                                                              \
+        p, CFG_T_SECTION, (f), NULL, 0, 0, NULL, NULL, NULL, doc                                   \
+    }
+#define STR(p, f, d, env, doc)                                                                     \
+    {                                                                                              \
+        p, CFG_T_STR, (f), d, 0, 0, NULL, NULL, env, doc                                           \
+    }
+#define INT(p, f, d, lo, hi, env, doc)                                                             \
+    {                                                                                              \
+        p, CFG_T_INT, (f), d, lo, hi, NULL, NULL, env, doc                                         \
+    }
+#define SIZE(p, f, d, lo, hi, env, doc)                                                            \
+    {                                                                                              \
+        p, CFG_T_SIZE, (f), d, lo, hi, NULL, NULL, env, doc                                        \
+    }
+#define BOOL(p, f, d, env, doc)                                                                    \
+    {                                                                                              \
+        p, CFG_T_BOOL, (f), d, 0, 0, NULL, NULL, env, doc                                          \
+    }
+#define ENUM(p, f, d, ch, al, env, doc)                                                            \
+    {                                                                                              \
+        p, CFG_T_ENUM, (f), d, 0, 0, ch, al, env, doc                                              \
+    }
+#define TYPED(p, t, f, env, doc)                                                                   \
+    {                                                                                              \
+        p, t, (f), NULL, 0, 0, NULL, NULL, env, doc                                                \
+    }
+#define REJECT(p)                                                                                  \
+    {                                                                                              \
+        p, CFG_T_REJECTED, P, NULL, 0, 0, NULL, NULL, NULL,                                        \
+            "Patroni's external DCS section: rejected, raftgres embeds Raft (use raft:)"           \
+    }
 
 /* The connection parameters Patroni accepts for each postgresql.authentication user. */
-#define AUTH(u, U)                                                                                \
-    SEC("postgresql.authentication." u, P, "Credentials of the " u " user."),                    \
-    STR("postgresql.authentication." u ".username", P, NULL, "RAFTGRES_" U "_USERNAME",          \
-        "User name."),                                                                            \
-    STR("postgresql.authentication." u ".password", P | S, NULL, "RAFTGRES_" U "_PASSWORD",      \
-        "Password (also written to pgpass)."),                                                    \
-    STR("postgresql.authentication." u ".sslmode", P, NULL, "RAFTGRES_" U "_SSLMODE",            \
-        "libpq sslmode."),                                                                        \
-    STR("postgresql.authentication." u ".sslcert", P, NULL, "RAFTGRES_" U "_SSLCERT",            \
-        "libpq sslcert."),                                                                        \
-    STR("postgresql.authentication." u ".sslkey", P, NULL, "RAFTGRES_" U "_SSLKEY",              \
-        "libpq sslkey."),                                                                         \
-    STR("postgresql.authentication." u ".sslpassword", P | S, NULL, "RAFTGRES_" U "_SSLPASSWORD",\
-        "libpq sslpassword."),                                                                    \
-    STR("postgresql.authentication." u ".sslrootcert", P, NULL, "RAFTGRES_" U "_SSLROOTCERT",    \
-        "libpq sslrootcert."),                                                                    \
-    STR("postgresql.authentication." u ".sslcrl", P, NULL, "RAFTGRES_" U "_SSLCRL",              \
-        "libpq sslcrl."),                                                                         \
-    STR("postgresql.authentication." u ".sslcrldir", P, NULL, "RAFTGRES_" U "_SSLCRLDIR",        \
-        "libpq sslcrldir."),                                                                      \
-    STR("postgresql.authentication." u ".gssencmode", P, NULL, "RAFTGRES_" U "_GSSENCMODE",      \
-        "libpq gssencmode."),                                                                     \
-    STR("postgresql.authentication." u ".channel_binding", P, NULL,                              \
-        "RAFTGRES_" U "_CHANNEL_BINDING", "libpq channel_binding.")
+#define AUTH(u, U)                                                                                 \
+    SEC("postgresql.authentication." u, P, "Credentials of the " u " user."),                      \
+        STR("postgresql.authentication." u ".username", P, NULL, "RAFTGRES_" U "_USERNAME",        \
+            "User name."),                                                                         \
+        STR("postgresql.authentication." u ".password", P | S, NULL, "RAFTGRES_" U "_PASSWORD",    \
+            "Password (also written to pgpass)."),                                                 \
+        STR("postgresql.authentication." u ".sslmode", P, NULL, "RAFTGRES_" U "_SSLMODE",          \
+            "libpq sslmode."),                                                                     \
+        STR("postgresql.authentication." u ".sslcert", P, NULL, "RAFTGRES_" U "_SSLCERT",          \
+            "libpq sslcert."),                                                                     \
+        STR("postgresql.authentication." u ".sslkey", P, NULL, "RAFTGRES_" U "_SSLKEY",            \
+            "libpq sslkey."),                                                                      \
+        STR("postgresql.authentication." u ".sslpassword", P | S, NULL,                            \
+            "RAFTGRES_" U "_SSLPASSWORD", "libpq sslpassword."),                                   \
+        STR("postgresql.authentication." u ".sslrootcert", P, NULL, "RAFTGRES_" U "_SSLROOTCERT",  \
+            "libpq sslrootcert."),                                                                 \
+        STR("postgresql.authentication." u ".sslcrl", P, NULL, "RAFTGRES_" U "_SSLCRL",            \
+            "libpq sslcrl."),                                                                      \
+        STR("postgresql.authentication." u ".sslcrldir", P, NULL, "RAFTGRES_" U "_SSLCRLDIR",      \
+            "libpq sslcrldir."),                                                                   \
+        STR("postgresql.authentication." u ".gssencmode", P, NULL, "RAFTGRES_" U "_GSSENCMODE",    \
+            "libpq gssencmode."),                                                                  \
+        STR("postgresql.authentication." u ".channel_binding", P, NULL,                            \
+            "RAFTGRES_" U "_CHANNEL_BINDING", "libpq channel_binding.")
 
 const struct cfg_key cfg_table[] = {
     /* --- global --- */
@@ -89,7 +113,8 @@ const struct cfg_key cfg_table[] = {
 
     /* --- ctl --- */
     SEC("ctl", P, "Settings for raftgresctl."),
-    BOOL("ctl.insecure", P, NULL, "RAFTGRES_CTL_INSECURE", "Do not verify the REST API certificate."),
+    BOOL("ctl.insecure", P, NULL, "RAFTGRES_CTL_INSECURE",
+         "Do not verify the REST API certificate."),
     STR("ctl.cacert", P, NULL, "RAFTGRES_CTL_CACERT", "CA bundle to verify the REST API."),
     STR("ctl.certfile", P, NULL, "RAFTGRES_CTL_CERTFILE", "Client certificate."),
     STR("ctl.keyfile", P, NULL, "RAFTGRES_CTL_KEYFILE", "Client private key."),
@@ -135,8 +160,7 @@ const struct cfg_key cfg_table[] = {
         "Seconds a crashed primary may take to recover before failover."),
     INT("bootstrap.dcs.primary_stop_timeout", P, "0", 0, 86400, NULL,
         "Seconds to wait for a clean stop before SIGKILL (0 = forever)."),
-    BOOL("bootstrap.dcs.synchronous_mode", P, "false", NULL,
-         "Promote only a synchronous standby."),
+    BOOL("bootstrap.dcs.synchronous_mode", P, "false", NULL, "Promote only a synchronous standby."),
     BOOL("bootstrap.dcs.synchronous_mode_strict", P, "false", NULL,
          "Block writes when no synchronous standby is available."),
     INT("bootstrap.dcs.synchronous_node_count", P, "1", 1, 1024, NULL,
@@ -286,20 +310,34 @@ const struct cfg_key *cfg_table_find(const char *path)
 const char *cfg_type_name(enum cfg_type t)
 {
     switch (t) {
-    case CFG_T_SECTION: return "section";
-    case CFG_T_MAP: return "map";
-    case CFG_T_LIST: return "list";
-    case CFG_T_STRLIST: return "list of strings";
-    case CFG_T_ANY: return "any";
-    case CFG_T_STR: return "string";
-    case CFG_T_INT: return "integer";
-    case CFG_T_SIZE: return "size (bytes)";
-    case CFG_T_BOOL: return "boolean";
-    case CFG_T_ENUM: return "enum";
-    case CFG_T_HOSTPORT: return "host:port";
-    case CFG_T_LISTEN: return "host[,host]:port";
-    case CFG_T_HOSTPORT_LIST: return "list of host:port";
-    case CFG_T_REJECTED: return "rejected";
+    case CFG_T_SECTION:
+        return "section";
+    case CFG_T_MAP:
+        return "map";
+    case CFG_T_LIST:
+        return "list";
+    case CFG_T_STRLIST:
+        return "list of strings";
+    case CFG_T_ANY:
+        return "any";
+    case CFG_T_STR:
+        return "string";
+    case CFG_T_INT:
+        return "integer";
+    case CFG_T_SIZE:
+        return "size (bytes)";
+    case CFG_T_BOOL:
+        return "boolean";
+    case CFG_T_ENUM:
+        return "enum";
+    case CFG_T_HOSTPORT:
+        return "host:port";
+    case CFG_T_LISTEN:
+        return "host[,host]:port";
+    case CFG_T_HOSTPORT_LIST:
+        return "list of host:port";
+    case CFG_T_REJECTED:
+        return "rejected";
     }
     return "?";
 }
@@ -327,7 +365,8 @@ static const char md_head[] =
     "  partner_addrs: [node1:5010, node2:5010, node3:5010]   # EVERY member, this one included\n"
     "```\n"
     "\n"
-    "Unlike Patroni's old Raft DCS, `raft.partner_addrs` lists every member **including this one**, "
+    "Unlike Patroni's old Raft DCS, `raft.partner_addrs` lists every member **including this "
+    "one**, "
     "identically on every node, and must contain `raft.self_addr`.\n"
     "\n"
     "## Rules checked at load time\n"

@@ -90,18 +90,18 @@ static json_t *J(const char *path)
 }
 
 /* A valid minimal config; the tests below that need positions spell their own text. */
-#define BASE_HEAD                                                                                 \
-    "scope: demo\n"                                                                               \
-    "name: node1\n"                                                                               \
-    "restapi:\n"                                                                                  \
-    "  listen: 127.0.0.1:8008\n"                                                                  \
-    "postgresql:\n"                                                                               \
-    "  listen: 127.0.0.1:5432\n"                                                                  \
+#define BASE_HEAD                                                                                  \
+    "scope: demo\n"                                                                                \
+    "name: node1\n"                                                                                \
+    "restapi:\n"                                                                                   \
+    "  listen: 127.0.0.1:8008\n"                                                                   \
+    "postgresql:\n"                                                                                \
+    "  listen: 127.0.0.1:5432\n"                                                                   \
     "  data_dir: /tmp/pg\n"
-#define RAFT_OK                                                                                   \
-    "raft:\n"                                                                                     \
-    "  data_dir: /tmp/raft\n"                                                                     \
-    "  self_addr: 127.0.0.1:5010\n"                                                               \
+#define RAFT_OK                                                                                    \
+    "raft:\n"                                                                                      \
+    "  data_dir: /tmp/raft\n"                                                                      \
+    "  self_addr: 127.0.0.1:5010\n"                                                                \
     "  partner_addrs: [127.0.0.1:5010, 127.0.0.1:5011, 127.0.0.1:5012]\n"
 #define BASE BASE_HEAD RAFT_OK /* lines 1..11 */
 
@@ -148,10 +148,10 @@ static void test_walkthrough(void **state)
     assert_string_equal(C->postgresql.replication.username, "replicator");
     assert_string_equal(C->postgresql.superuser.password, "password");
     assert_null(C->postgresql.rewind.username);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(C->postgresql_json,
-                                                                          "parameters"),
-                                                          "unix_socket_directories")),
-                        "/var/run/postgresql");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(C->postgresql_json, "parameters"),
+                                          "unix_socket_directories")),
+        "/var/run/postgresql");
     assert_string_equal(C->watchdog.mode, "required");
     assert_string_equal(C->watchdog.device, "/dev/watchdog");
     assert_int_equal(C->watchdog.safety_margin, 5);
@@ -212,17 +212,19 @@ static void test_missing_section(void **state)
     (void)state;
     assert_int_equal(load_str(BASE_HEAD, no_env), -1);
     assert_int_equal(R.n_errors, 1); /* one error for the section, not one per key */
-    assert_true(has(CFG_ERROR, 1, 1, "missing required section 'raft' (with raft.data_dir, "
-                                     "raft.self_addr, raft.partner_addrs)"));
+    assert_true(has(CFG_ERROR, 1, 1,
+                    "missing required section 'raft' (with raft.data_dir, "
+                    "raft.self_addr, raft.partner_addrs)"));
 }
 
 static void test_empty_required(void **state)
 {
     (void)state;
-    assert_int_equal(load_str("scope: ''\nname:\nrestapi:\n  listen: 127.0.0.1:8008\n"
-                              "postgresql:\n  listen: 127.0.0.1:5432\n  data_dir: /tmp/pg\n"
-                              RAFT_OK, no_env),
-                     -1);
+    assert_int_equal(
+        load_str("scope: ''\nname:\nrestapi:\n  listen: 127.0.0.1:8008\n"
+                 "postgresql:\n  listen: 127.0.0.1:5432\n  data_dir: /tmp/pg\n" RAFT_OK,
+                 no_env),
+        -1);
     assert_int_equal(R.n_errors, 2);
     assert_true(has(CFG_ERROR, 1, 1, "scope is required and must not be empty"));
     assert_true(has(CFG_ERROR, 2, 1, "name is required and must not be empty"));
@@ -240,7 +242,9 @@ static void test_ttl_out_of_range(void **state)
 {
     (void)state;
     assert_int_equal(load_str(BASE "bootstrap:\n  dcs:\n    ttl: 5\n    loop_wait: 1\n"
-                                   "    retry_timeout: 3\n", no_env), -1);
+                                   "    retry_timeout: 3\n",
+                              no_env),
+                     -1);
     assert_int_equal(R.n_errors, 1);
     assert_true(has(CFG_ERROR, 14, 10, "bootstrap.dcs.ttl: 5 is out of range 20..3600"));
 }
@@ -268,14 +272,19 @@ static void test_loop_wait_rule(void **state)
 {
     (void)state;
     assert_int_equal(load_str(BASE "bootstrap:\n  dcs:\n    loop_wait: 10\n    ttl: 25\n"
-                                   "    retry_timeout: 8\n", no_env), -1);
+                                   "    retry_timeout: 8\n",
+                              no_env),
+                     -1);
     assert_int_equal(R.n_errors, 1);
-    assert_true(has(CFG_ERROR, 15, 5, "loop_wait (10) + 2*retry_timeout (2*8) = 26 exceeds ttl "
-                                      "(25)"));
+    assert_true(has(CFG_ERROR, 15, 5,
+                    "loop_wait (10) + 2*retry_timeout (2*8) = 26 exceeds ttl "
+                    "(25)"));
     teardown(state);
     /* Exactly equal is allowed. */
     assert_int_equal(load_str(BASE "bootstrap:\n  dcs:\n    loop_wait: 10\n    ttl: 26\n"
-                                   "    retry_timeout: 8\n", no_env), 0);
+                                   "    retry_timeout: 8\n",
+                              no_env),
+                     0);
     teardown(state);
     /* ttl absent: the default 30 applies, the error sits at the retry_timeout key. */
     assert_int_equal(load_str(BASE "bootstrap:\n  dcs:\n    retry_timeout: 11\n", no_env), -1);
@@ -303,8 +312,9 @@ static void test_self_not_in_partners(void **state)
                               no_env),
                      -1);
     assert_int_equal(R.n_errors, 1);
-    assert_true(has(CFG_ERROR, 10, 14, "raft.self_addr '127.0.0.1:5010' is not in "
-                                       "raft.partner_addrs"));
+    assert_true(has(CFG_ERROR, 10, 14,
+                    "raft.self_addr '127.0.0.1:5010' is not in "
+                    "raft.partner_addrs"));
     assert_true(has(CFG_ERROR, 10, 14, "EVERY member including this one"));
     assert_true(has(CFG_ERROR, 10, 14, "unlike Patroni's raft"));
 }
@@ -396,16 +406,19 @@ static void test_unknown_key_warns(void **state)
 {
     (void)state;
     assert_int_equal(load_str(BASE "postgresql2: {}\nbootstrap:\n  dcs:\n    ttl: 30\n"
-                                   "    loop_wiat: 10\nttl: 30\n", no_env),
+                                   "    loop_wiat: 10\nttl: 30\n",
+                              no_env),
                      0);
     assert_non_null(C);
     assert_int_equal(R.n_errors, 0);
     assert_int_equal(R.n_warnings, 3);
     assert_true(has(CFG_WARNING, 12, 1, "unknown key 'postgresql2'"));
-    assert_true(has(CFG_WARNING, 16, 5, "unknown key 'bootstrap.dcs.loop_wiat', ignored (did you "
-                                        "mean 'loop_wait'?)"));
-    assert_true(has(CFG_WARNING, 17, 1, "unknown key 'ttl', ignored (it belongs in "
-                                        "'bootstrap.dcs')"));
+    assert_true(has(CFG_WARNING, 16, 5,
+                    "unknown key 'bootstrap.dcs.loop_wiat', ignored (did you "
+                    "mean 'loop_wait'?)"));
+    assert_true(has(CFG_WARNING, 17, 1,
+                    "unknown key 'ttl', ignored (it belongs in "
+                    "'bootstrap.dcs')"));
     /* Free-form subtrees and custom method sections are not checked key by key. */
     teardown(state);
     assert_int_equal(load_str(BASE "tags:\n  zone: eu1\n"
@@ -432,14 +445,16 @@ static void test_type_errors(void **state)
                               no_env),
                      -1);
     assert_true(has(CFG_ERROR, 12, 7, "tags: expected a section"));
-    assert_true(has(CFG_ERROR, 15, 11, "bootstrap.pg_hba: expected a list of strings, got "
-                                       "'host all'"));
+    assert_true(has(CFG_ERROR, 15, 11,
+                    "bootstrap.pg_hba: expected a list of strings, got "
+                    "'host all'"));
     assert_true(has(CFG_ERROR, 16, 11, "bootstrap.initdb: expected a list, got a mapping"));
     teardown(state);
-    assert_int_equal(load_str("scope: [a, b]\nname: node1\nrestapi:\n  listen: 127.0.0.1:8008\n"
-                              "postgresql:\n  listen: 127.0.0.1:5432\n  data_dir: /tmp/pg\n"
-                              RAFT_OK, no_env),
-                     -1);
+    assert_int_equal(
+        load_str("scope: [a, b]\nname: node1\nrestapi:\n  listen: 127.0.0.1:8008\n"
+                 "postgresql:\n  listen: 127.0.0.1:5432\n  data_dir: /tmp/pg\n" RAFT_OK,
+                 no_env),
+        -1);
     assert_int_equal(R.n_errors, 1);
     assert_true(has(CFG_ERROR, 1, 8, "scope: expected a string, got a list"));
 }
@@ -459,8 +474,8 @@ static void test_defaults(void **state)
     assert_false(C->dcs.synchronous_mode_strict);
     assert_int_equal(json_integer_value(json_object_get(C->dcs_json, "maximum_lag_on_failover")),
                      1048576);
-    assert_true(json_is_true(json_object_get(json_object_get(C->dcs_json, "postgresql"),
-                                             "use_slots")));
+    assert_true(
+        json_is_true(json_object_get(json_object_get(C->dcs_json, "postgresql"), "use_slots")));
     assert_string_equal(json_string_value(J("bootstrap.method")), "initdb");
     assert_string_equal(C->watchdog.mode, "automatic");
     assert_string_equal(C->watchdog.device, "/dev/watchdog");
@@ -491,9 +506,8 @@ static void test_minimal(void **state)
 {
     (void)state;
     /* The postgresql section is optional for the loader (the daemon checks what it needs). */
-    assert_int_equal(load_str("scope: s\nname: n\nrestapi:\n  listen: 127.0.0.1:8008\n" RAFT_OK,
-                              no_env),
-                     0);
+    assert_int_equal(
+        load_str("scope: s\nname: n\nrestapi:\n  listen: 127.0.0.1:8008\n" RAFT_OK, no_env), 0);
     assert_int_equal(R.n, 0);
     assert_null(C->postgresql.data_dir);
     assert_int_equal(C->postgresql.pg_ctl_timeout, 60);
@@ -518,8 +532,8 @@ static void test_env_overrides(void **state)
                    "RAFTGRES_REPLICATION_PASSWORD=reppw",
                    "RAFTGRES_SUPERUSER_USERNAME=su",
                    "RAFTGRES_LOG_LEVEL=warning",
-                   "RAFTGRES_RAFT_DATA_DIR=",   /* empty: ignored, like Patroni */
-                   "RAFTGRES_SRCDIR=/x",        /* not configuration: silently ignored */
+                   "RAFTGRES_RAFT_DATA_DIR=", /* empty: ignored, like Patroni */
+                   "RAFTGRES_SRCDIR=/x",      /* not configuration: silently ignored */
                    NULL};
     assert_int_equal(load_str(BASE, env), 0);
     assert_int_equal(R.n, 0);
