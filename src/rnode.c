@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,10 +273,19 @@ static const char *state_name(int s)
     }
 }
 
-static void notify(struct rnode *n)
+static void on_notify(uv_timer_t *t)
 {
+    struct rnode *n = t->data;
     if (n->on_change && !n->closing)
         n->on_change(n->on_change_data);
+}
+
+/* Tell the upper layer, from the loop rather than from inside a raft callback (so that
+ * it may propose again without re-entering raft's apply path). Coalesces. */
+static void notify(struct rnode *n)
+{
+    if (n->timers_initialized && !n->closing && !uv_is_active((uv_handle_t *)&n->notify_timer))
+        uv_timer_start(&n->notify_timer, on_notify, 0, 0);
 }
 
 static void on_expire_done(void *data, int status, const struct fsm_result *res)
@@ -353,6 +363,25 @@ static void observe(struct rnode *n)
     }
     if (changed)
         notify(n);
+}
+
+/* Wraps the adapter's apply: right after every applied entry (on every member, leader
+ * or not) the lease watch sees the new lock state at once, so the lease is timed from
+ * the moment the change was applied here, not from the next tick. */
+static int (*adapter_apply)(struct raft_fsm *, const struct raft_buffer *, void **);
+
+static int apply_and_observe(struct raft_fsm *rf, const struct raft_buffer *buf, void **result)
+{
+    struct rnode *n = (struct rnode *)(void *)((char *)rf - offsetof(struct rnode, raft_fsm));
+    uint64_t version = n->fsm.lock.version;
+    int rc = adapter_apply(rf, buf, result);
+    if (n->fsm.lock.version != version) {
+        const struct fsm *f = &n->fsm;
+        lease_watch_observe(&n->watch, f->lock.holder, f->lock.version, f->lock.ttl_ms,
+                            rnode_now_ms());
+        notify(n);
+    }
+    return rc;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -715,6 +744,8 @@ int rnode_start(struct rnode *n, uv_loop_t *loop, const struct cfg *cfg, bool jo
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    adapter_apply = n->raft_fsm.apply;
+    n->raft_fsm.apply = apply_and_observe;
     rc = raft_uv_tcp_init(&n->transport, loop);
     if (rc != 0) {
         snprintf(err, errlen, "raft transport: %s", raft_strerror(rc));
@@ -770,6 +801,11 @@ int rnode_start(struct rnode *n, uv_loop_t *loop, const struct cfg *cfg, bool jo
         log_info("Raft: joining: waiting to be added to the cluster (raftgresctl add-member %s)",
                  cfg->raft.self_addr);
     }
+    uv_timer_init(loop, &n->tick);
+    n->tick.data = n;
+    uv_timer_init(loop, &n->notify_timer);
+    n->notify_timer.data = n;
+    n->timers_initialized = true;
     rc = raft_start(&n->raft);
     if (rc != 0) {
         snprintf(err, errlen, "raft_start: %s", raft_errmsg(&n->raft));
@@ -780,8 +816,6 @@ int rnode_start(struct rnode *n, uv_loop_t *loop, const struct cfg *cfg, bool jo
         snprintf(err, errlen, "cannot write %s/%s: %s", n->data_dir, META_FILE, strerror(errno));
         return -1;
     }
-    uv_timer_init(loop, &n->tick);
-    n->tick.data = n;
     uv_timer_start(&n->tick, on_tick, TICK_MS, TICK_MS);
     log_info("Raft: member %s (id %llu) listening on %s", cfg->name, (unsigned long long)n->id,
              cfg->raft.self_addr);
@@ -813,8 +847,10 @@ void rnode_close(struct rnode *n)
     for (struct rnode_pending *p = n->pending; p; p = p->next)
         if (p->http)
             httpc_cancel(p->http);
-    if (n->started)
+    if (n->timers_initialized) {
         uv_close((uv_handle_t *)&n->tick, on_tick_closed);
+        uv_close((uv_handle_t *)&n->notify_timer, on_tick_closed);
+    }
     if (n->raft_initialized) {
         n->raft.data = n;
         raft_close(&n->raft, on_raft_closed);

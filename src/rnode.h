@@ -52,7 +52,7 @@ struct rnode {
     raft_id id;
     char data_dir[4096];
     uint64_t incarnation; /* bumped at every start, persisted in raftgres.json */
-    bool raft_initialized, io_initialized, transport_initialized, started;
+    bool raft_initialized, io_initialized, transport_initialized, timers_initialized, started;
     bool closing;
 
     /* Observed Raft state, to log changes and to reset lease timers. */
@@ -66,6 +66,7 @@ struct rnode {
     uint64_t expire_pending_version; /* an expire for this version is in flight */
 
     uv_timer_t tick;
+    uv_timer_t notify_timer;       /* runs on_change from the loop, outside raft callbacks */
     struct rnode_pending *pending; /* proposals in flight (forwarded or local) */
 
     /* Called (if set) after every change of Raft role/leader and after every applied

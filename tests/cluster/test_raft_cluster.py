@@ -106,8 +106,11 @@ def test_proposals_from_followers_are_forwarded_to_the_raft_leader(started):
 def test_malformed_entries_are_rejected_and_change_nothing(started):
     c = started
     leader = leader_member(c)
-    wait_for(lambda: leader.cluster_state()["revision"] > 0, 10, what="first entries")
-    time.sleep(0.3)
+    # Let the members' own registrations settle first: they are entries too.
+    wait_for(lambda: all(all(x["name"] for x in m.cluster_state()["members"]) for m in c.members),
+             10, what="registration")
+    wait_for(lambda: len({m.cluster_state()["revision"] for m in c.members}) == 1, 10,
+             what="same revision everywhere")
     before = [m.cluster_state() for m in c.members]
     bad = [
         b"",                                    # empty
