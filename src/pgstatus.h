@@ -54,6 +54,7 @@ struct pg_status {
     int64_t postmaster_start_time_ms; /* unix ms, 0 unknown */
     uint64_t replication_lag; /* bytes behind the leader's optime (replicas), 0 primary */
     bool lag_known;
+    int64_t replay_timestamp_ms; /* replica: pg_last_xact_replay_timestamp(), unix ms, 0 null */
 
     /* Cluster, from the state machine and the lease. */
     bool cluster_unlocked;   /* no leader lock holder */
