@@ -35,6 +35,15 @@ struct pg_tags {
     char replicatefrom[FSM_NAME_MAX + 1];
 };
 
+/* Defaults: every flag false, failover_priority 1, no replicatefrom. */
+void pg_tags_default(struct pg_tags *out);
+/* Parse a member's tags JSON (src/pgtags.c, Patroni semantics: booleans accept true/false
+ * and strings such as "true"/"false"; failover_priority defaults to 1; nofailover true
+ * makes it 0; an absent nofailover with failover_priority <= 0 means nofailover). NULL or
+ * "" gives the defaults. Returns 0, or -1 when the text is not a JSON object or a value
+ * breaks a bound (replicatefrom longer than FSM_NAME_MAX); *out then holds the defaults. */
+int pg_tags_parse(const char *json, struct pg_tags *out);
+
 struct pg_status {
     /* Local PostgreSQL. */
     enum pg_run_state state;
