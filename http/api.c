@@ -6,10 +6,13 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/time.h>
 #include <string.h>
 
+#include "http/health.h"
 #include "src/config.h"
 #include "src/daemon.h"
+#include "src/hacycle.h"
 #include "src/log.h"
 #include "src/rnode.h"
 
@@ -409,6 +412,49 @@ static void allow_header(h2o_req_t *req, int methods)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, v, strlen(v));
 }
 
+/* Patroni's health checks (/primary, /replica, /patroni, ...) once PostgreSQL is managed. */
+static int health_route(struct api *a, h2o_req_t *req, enum health_kind kind)
+{
+    struct daemon *d = a->d;
+    struct pg_status st;
+    ha_status(d, &st);
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    int64_t now = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    raft_id lid = 0;
+    const char *laddr = NULL;
+    rnode_leader(&d->rn, &lid, &laddr);
+    struct health_ctx ctx = {
+        .scope = d->cfg->scope,
+        .name = d->cfg->name,
+        .version = RAFTGRES_VERSION,
+        .now_ms = now,
+        .next_run_ms = d->last_cycle_wall_ms
+                           ? d->last_cycle_wall_ms + (int64_t)d->cfg->dcs.loop_wait * 1000
+                           : 0,
+        .ttl_s = (uint32_t)d->cfg->dcs.ttl,
+        .dcs_available = lid != 0,
+        .dcs_last_seen_s = now / 1000,
+        .synchronous_mode = d->cfg->dcs.synchronous_mode,
+    };
+    const char *query = NULL;
+    size_t qlen = 0;
+    if (req->query_at != SIZE_MAX) {
+        query = req->path.base + req->query_at + 1;
+        qlen = req->path.len - req->query_at - 1;
+    }
+    json_t *body = NULL;
+    int status = health_check(kind, query, qlen, &st, &ctx, &body);
+    if (!body) {
+        req->res.status = status;
+        req->res.reason = reason_of(status);
+        req->res.content_length = 0;
+        h2o_send_inline(req, "", 0);
+        return 0;
+    }
+    return send_json(req, status, body);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct api *a = ((struct api_handler *)self)->api;
@@ -419,6 +465,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (plen > 1 && p[plen - 1] == '/')
         plen--;
     int m = method_bit(req->method);
+    if (a->d->ha.enabled && (m & M_READ)) {
+        enum health_kind kind = health_kind_of(p, plen);
+        if (kind != HEALTH_NONE)
+            return health_route(a, req, kind);
+    }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (!h2o_memis(p, plen, routes[i].path, strlen(routes[i].path)))
             continue;

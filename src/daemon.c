@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "src/config.h"
+#include "src/hacycle.h"
 #include "src/httpc.h"
 #include "src/log.h"
 
@@ -63,28 +65,31 @@ static void register_self(struct daemon *d)
     cmd.type = FSM_CMD_MEMBER_UPDATE;
     cmd.u.member_update.name = d->cfg->name;
     cmd.u.member_update.api_url = d->api_url;
-    cmd.u.member_update.conn_url = "";
+    cmd.u.member_update.conn_url = d->conn_url;
     cmd.u.member_update.raft_addr = d->cfg->raft.self_addr;
     cmd.u.member_update.raft_id = d->rn.id;
-    cmd.u.member_update.role = "uninitialized";
-    cmd.u.member_update.state = "stopped";
-    cmd.u.member_update.tags = "";
-    char *tags = NULL;
-    if (d->cfg->tags_json && json_object_size(d->cfg->tags_json) > 0) {
-        tags = json_dumps(d->cfg->tags_json, JSON_COMPACT | JSON_SORT_KEYS);
-        if (tags && strlen(tags) <= FSM_TAGS_MAX)
-            cmd.u.member_update.tags = tags;
+    cmd.u.member_update.tags = d->tags_text;
+    if (d->ha.enabled) {
+        struct pg_status st;
+        ha_status(d, &st);
+        cmd.u.member_update.role = pg_role_name(&st);
+        cmd.u.member_update.state = pg_run_state_name(st.state);
+        cmd.u.member_update.timeline = st.timeline;
+        cmd.u.member_update.write_lsn = st.is_primary ? st.write_lsn : 0;
+        cmd.u.member_update.received_lsn = st.receive_lsn;
+        cmd.u.member_update.replayed_lsn = st.replay_lsn;
+    } else {
+        cmd.u.member_update.role = "uninitialized";
+        cmd.u.member_update.state = "stopped";
     }
     if (registration_current(d, &cmd)) {
         d->registered_once = true;
-        free(tags);
         return;
     }
     /* seq: the start counter (persisted in the data dir) in the high half, a counter in
      * the low half, so a restarted daemon's updates are never mistaken for stale ones. */
     cmd.u.member_update.seq = (d->rn.incarnation << 32) | (++d->seq_counter & 0xffffffffu);
     int rc = rnode_propose(&d->rn, &cmd, on_registered, d);
-    free(tags);
     if (rc == 0)
         d->register_inflight = true;
     else
@@ -110,7 +115,12 @@ static void cycle(uv_timer_t *t)
         return;
     }
     register_self(d);
+    if (d->ha.enabled)
+        ha_cycle(d);
     d->last_cycle_ms = rnode_now_ms();
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    d->last_cycle_wall_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
     if (!uv_is_active((uv_handle_t *)t))
         schedule_cycle(d, (uint64_t)d->cfg->dcs.loop_wait * 1000u);
 }
@@ -143,7 +153,9 @@ static void on_rnode_change(void *data)
      * API and forward their proposals to it. */
     if (lid && lid == d->rn.id && !d->register_inflight)
         register_self(d);
-    else if (!d->registered_once)
+    /* Lock released or expired, Raft leader changed: decide at once, not at the next
+     * loop_wait tick (design.md section 4). */
+    if (d->ha.enabled || !d->registered_once)
         daemon_wakeup(d);
 }
 
@@ -161,6 +173,13 @@ static void on_rnode_closed(struct rnode *n)
     log_info("raftgres stopped");
 }
 
+static void finish_shutdown(struct daemon *d)
+{
+    api_stop_listening(&d->api);
+    httpc_cancel_all();
+    rnode_close(&d->rn);
+}
+
 static void begin_shutdown(struct daemon *d, int exit_code)
 {
     if (d->stopping)
@@ -170,9 +189,8 @@ static void begin_shutdown(struct daemon *d, int exit_code)
     uv_close((uv_handle_t *)&d->loop_timer, on_closed_noop);
     uv_close((uv_handle_t *)&d->sigterm, on_closed_noop);
     uv_close((uv_handle_t *)&d->sigint, on_closed_noop);
-    api_stop_listening(&d->api);
-    httpc_cancel_all();
-    rnode_close(&d->rn);
+    /* PostgreSQL stops first (cleanly), then the lock is released, then Raft closes. */
+    ha_shutdown(d, finish_shutdown);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -216,6 +234,22 @@ int daemon_run(struct cfg *cfg, bool join)
         cfg->restapi.connect_address ? cfg->restapi.connect_address : cfg->restapi.listen;
     snprintf(d.api_url, sizeof(d.api_url), "http://%s/patroni", connect);
 
+    if (cfg->postgresql.data_dir) {
+        if (pg_init(&d.pg, &loop, cfg, err, sizeof(err)) != 0) {
+            log_msg(LOG_CRITICAL, "%s", err);
+            code = 2;
+            goto out_config;
+        }
+        d.ha.enabled = true;
+        pg_conn_url(&d.pg, d.conn_url, sizeof(d.conn_url));
+    }
+    if (cfg->tags_json && json_object_size(cfg->tags_json) > 0) {
+        char *t = json_dumps(cfg->tags_json, JSON_COMPACT | JSON_SORT_KEYS);
+        if (t && strlen(t) <= FSM_TAGS_MAX)
+            snprintf(d.tags_text, sizeof(d.tags_text), "%s", t);
+        free(t);
+    }
+    pg_tags_parse(d.tags_text, &d.tags);
     d.rn.on_change = on_rnode_change;
     d.rn.on_change_data = &d;
     d.rn.on_closed = on_rnode_closed;
@@ -229,6 +263,7 @@ int daemon_run(struct cfg *cfg, bool join)
         goto out_config;
     }
     log_info("REST API listening on %s (%s)", cfg->restapi.listen, d.api_url);
+    ha_init(&d, err, sizeof(err));
 
     uv_timer_init(&loop, &d.loop_timer);
     d.loop_timer.data = &d;

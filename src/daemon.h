@@ -9,7 +9,41 @@
 #include <uv.h>
 
 #include "http/api.h"
+#include "src/ha.h"
+#include "src/pg.h"
 #include "src/rnode.h"
+
+#define HA_MAX_PEERS 16
+
+/* State of the HA loop between cycles (src/hacycle.c). */
+struct ha_state {
+    bool enabled;              /* postgresql is configured: manage it */
+    bool in_cycle;             /* collecting observations (async) */
+    struct lease_holder lease; /* our own lease, from the send time of committed renews */
+    uint64_t lock_version;     /* version of the lock we hold (for renew/release CAS) */
+    bool lock_op_inflight;     /* acquire / renew / release proposal in flight */
+    uint64_t last_lock_send_ms;
+    uint64_t last_optime; /* last optime proposed */
+    const char *busy;     /* multi-step operation in flight, or NULL */
+    bool bootstrap_failed, rewind_failed, clone_failed;
+    uint64_t bootstrap_retry_ms;
+    bool startup_renew_done; /* the first renew after start (we may still hold the lock) */
+    char last_leader[FSM_NAME_MAX + 1];
+    uint64_t failed_since_ms;
+    bool slots_inflight; /* no new bootstrap attempt before this (monotonic ms) */
+    bool pg_was_primary; /* last seen running as primary / controldata says so */
+    /* Failover race: peers' WAL positions, valid while the lock stays free. */
+    bool peers_collected;
+    int peers_pending;
+    uint64_t peers_lock_version; /* lock version (free) they were collected for */
+    struct ha_peer peers[HA_MAX_PEERS];
+    size_t n_peers;
+    uv_timer_t lease_timer; /* fires when the lease needs a decision (demote) */
+    char last_reason[256];
+    uint64_t last_reason_ms;
+    uint32_t promote_timeline; /* timeline before promote (history) */
+    uint64_t promote_lsn;
+};
 
 struct cfg;
 
@@ -18,11 +52,17 @@ struct daemon {
     struct cfg *cfg;
     struct rnode rn;
     struct api api;
+    struct pg pg;
+    struct ha_state ha;
     uv_signal_t sigterm, sigint;
-    uv_timer_t loop_timer;  /* the periodic cycle (loop_wait) and its retries */
-    char api_url[512];      /* http://connect_address/patroni, as Patroni registers it */
-    uint64_t seq_counter;   /* low half of the member-registration sequence number */
-    uint64_t last_cycle_ms; /* monotonic ms of the last completed cycle (liveness) */
+    uv_timer_t loop_timer; /* the periodic cycle (loop_wait) and its retries */
+    char api_url[512];     /* http://connect_address/patroni, as Patroni registers it */
+    char conn_url[512];    /* postgres://connect_address/postgres ("" without postgresql) */
+    char tags_text[FSM_TAGS_MAX + 1]; /* our tags as canonical JSON text */
+    struct pg_tags tags;
+    uint64_t seq_counter;       /* low half of the member-registration sequence number */
+    uint64_t last_cycle_ms;     /* monotonic ms of the last completed cycle (liveness) */
+    int64_t last_cycle_wall_ms; /* unix ms of the last cycle (Patroni's next_run for /liveness) */
     bool register_inflight;
     bool registered_once;
     bool cycle_again; /* an event arrived during a cycle: run once more */

@@ -47,31 +47,31 @@ int pg_tags_parse(const char *json, struct pg_tags *out);
 struct pg_status {
     /* Local PostgreSQL. */
     enum pg_run_state state;
-    bool data_exists;     /* data_dir holds PG_VERSION */
-    bool is_primary;      /* running and not in recovery */
-    bool in_recovery;     /* running as a standby */
+    bool data_exists;              /* data_dir holds PG_VERSION */
+    bool is_primary;               /* running and not in recovery */
+    bool in_recovery;              /* running as a standby */
     char sysid[FSM_SYSID_MAX + 1]; /* database_system_identifier, "" unknown */
-    int server_version;   /* e.g. 150018, 0 unknown */
-    uint32_t timeline;    /* 0 unknown */
-    uint64_t write_lsn;   /* primary: pg_current_wal_lsn() */
-    uint64_t receive_lsn; /* replica: pg_last_wal_receive_lsn() */
-    uint64_t replay_lsn;  /* replica: pg_last_wal_replay_lsn() */
+    int server_version;            /* e.g. 150018, 0 unknown */
+    uint32_t timeline;             /* 0 unknown */
+    uint64_t write_lsn;            /* primary: pg_current_wal_lsn() */
+    uint64_t receive_lsn;          /* replica: pg_last_wal_receive_lsn() */
+    uint64_t replay_lsn;           /* replica: pg_last_wal_replay_lsn() */
     bool replay_paused;
-    bool streaming;       /* replica: a WAL receiver is streaming */
+    bool streaming;                   /* replica: a WAL receiver is streaming */
     char following[FSM_NAME_MAX + 1]; /* member named in primary_conninfo ("" none) */
-    bool pending_restart; /* a parameter change waits for a restart */
+    bool pending_restart;             /* a parameter change waits for a restart */
     int64_t postmaster_start_time_ms; /* unix ms, 0 unknown */
-    uint64_t replication_lag; /* bytes behind the leader's optime (replicas), 0 primary */
+    uint64_t replication_lag;         /* bytes behind the leader's optime (replicas), 0 primary */
     bool lag_known;
     int64_t replay_timestamp_ms; /* replica: pg_last_xact_replay_timestamp(), unix ms, 0 null */
 
     /* Cluster, from the state machine and the lease. */
-    bool cluster_unlocked;   /* no leader lock holder */
+    bool cluster_unlocked; /* no leader lock holder */
     bool i_hold_lock;
-    bool lease_valid;        /* i_hold_lock and the lease is valid by our monotonic clock */
-    bool paused;             /* maintenance mode */
-    struct pg_tags tags;     /* this member's tags */
-    const char *tags_json;   /* this member's tags as JSON text ("" none) */
+    bool lease_valid;      /* i_hold_lock and the lease is valid by our monotonic clock */
+    bool paused;           /* maintenance mode */
+    struct pg_tags tags;   /* this member's tags */
+    const char *tags_json; /* this member's tags as JSON text ("" none) */
 };
 
 /* The role word Patroni 3.0 reports in /patroni: "master", "replica", "uninitialized"

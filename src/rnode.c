@@ -370,17 +370,35 @@ static void observe(struct rnode *n)
  * the moment the change was applied here, not from the next tick. */
 static int (*adapter_apply)(struct raft_fsm *, const struct raft_buffer *, void **);
 
+/* What the HA loop reacts to at once: the lock, the initialize key, a failover request,
+ * the pause flag, the dynamic config, the history and the lock holder's member record. */
+static uint64_t ha_digest(const struct fsm *f)
+{
+    const struct fsm_member *m = f->lock.holder[0] ? fsm_member_find(f, f->lock.holder) : NULL;
+    uint64_t h = 1469598103934665603ULL;
+    uint64_t parts[] = {
+        f->lock.version,    f->failover.version, f->config_version,         f->n_history,
+        (uint64_t)f->pause, m ? m->version : 0,  (uint64_t)f->initialize[0]};
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        h ^= parts[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
 static int apply_and_observe(struct raft_fsm *rf, const struct raft_buffer *buf, void **result)
 {
     struct rnode *n = (struct rnode *)(void *)((char *)rf - offsetof(struct rnode, raft_fsm));
     uint64_t version = n->fsm.lock.version;
+    uint64_t digest = ha_digest(&n->fsm);
     int rc = adapter_apply(rf, buf, result);
     if (n->fsm.lock.version != version) {
         const struct fsm *f = &n->fsm;
         lease_watch_observe(&n->watch, f->lock.holder, f->lock.version, f->lock.ttl_ms,
                             rnode_now_ms());
-        notify(n);
     }
+    if (ha_digest(&n->fsm) != digest)
+        notify(n);
     return rc;
 }
 
@@ -425,8 +443,6 @@ static void complete(struct rnode_pending *p, int status, const struct fsm_resul
     if (p->cb)
         p->cb(p->data, status, res);
     free(p);
-    if (status == RNODE_OK)
-        notify(n);
 }
 
 static void on_applied(struct raft_apply *req, int status, void *result)

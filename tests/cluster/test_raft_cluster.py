@@ -41,8 +41,8 @@ def test_three_members_elect_one_raft_leader(started):
     assert sum(1 for m in c.members if m.raft_role() == "leader") == 1
     # Every member registers itself (name, REST API) in the replicated member registry.
     def all_registered():
-        st = c.members[0].cluster_state()
-        return sorted(x["name"] or "" for x in st["members"]) == ["node1", "node2", "node3"]
+        return all(sorted(x["name"] or "" for x in m.cluster_state()["members"]) ==
+                   ["node1", "node2", "node3"] for m in c.members)
     wait_for(all_registered, 10, what="all members registered")
     st = c.members[1].cluster_state()
     urls = {x["name"]: x["api_url"] for x in st["members"]}

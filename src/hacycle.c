@@ -1,0 +1,1031 @@
+/* hacycle: see hacycle.h. Collect → decide (ha_decide, pure) → execute. */
+#include "src/hacycle.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "src/config.h"
+#include "src/daemon.h"
+#include "src/ha.h"
+#include "src/httpc.h"
+#include "src/log.h"
+#include "src/pg.h"
+#include "src/pgq.h"
+#include "src/proc.h"
+
+#define PEER_TIMEOUT_MS 2000
+
+static uint64_t now_ms(void)
+{
+    return rnode_now_ms();
+}
+
+static int64_t wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static uint32_t ttl_ms(const struct daemon *d)
+{
+    return (uint32_t)d->cfg->dcs.ttl * 1000u;
+}
+
+static uint32_t loop_wait_ms(const struct daemon *d)
+{
+    return (uint32_t)d->cfg->dcs.loop_wait * 1000u;
+}
+
+uint64_t ha_safety_margin_ms(const struct daemon *d)
+{
+    int m = d->cfg->watchdog.safety_margin;
+    if (m < 0)
+        return ttl_ms(d) / 2;
+    return (uint64_t)m * 1000u;
+}
+
+static const struct fsm *fsm_of(struct daemon *d)
+{
+    return &d->rn.fsm;
+}
+
+static bool holds_lock(struct daemon *d)
+{
+    return !strcmp(fsm_of(d)->lock.holder, d->cfg->name);
+}
+
+static void finish_busy(struct daemon *d, const char *what, bool ok, const char *msg)
+{
+    if (ok)
+        log_info("%s: %s", what, msg);
+    else
+        log_error("%s failed: %s", what, msg);
+    d->ha.busy = NULL;
+    daemon_wakeup(d);
+}
+
+/* ---- status for the API and the decision --------------------------------------------- */
+
+void ha_status(struct daemon *d, struct pg_status *out)
+{
+    *out = d->pg.st;
+    const struct fsm *f = fsm_of(d);
+    out->data_exists = pg_data_exists(&d->pg);
+    if (!pg_is_running(&d->pg) && (out->state == PGS_RUNNING || out->state == PGS_STARTING))
+        out->state = d->pg.crashed ? PGS_CRASHED : PGS_STOPPED;
+    if (out->state != PGS_RUNNING) {
+        out->is_primary = false;
+        out->in_recovery = false;
+    }
+    out->cluster_unlocked = f->lock.holder[0] == '\0';
+    out->i_hold_lock = holds_lock(d);
+    out->lease_valid =
+        out->i_hold_lock && lease_holder_valid(&d->ha.lease, now_ms(), ha_safety_margin_ms(d));
+    out->paused = f->pause;
+    out->tags_json = d->tags_text;
+    out->tags = d->tags;
+    if (out->in_recovery && f->optime_lsn) {
+        uint64_t mine = out->receive_lsn > out->replay_lsn ? out->receive_lsn : out->replay_lsn;
+        out->replication_lag = f->optime_lsn > mine ? f->optime_lsn - mine : 0;
+        out->lag_known = true;
+    } else {
+        out->replication_lag = 0;
+        out->lag_known = out->is_primary;
+    }
+}
+
+/* ---- proposals of the HA loop ------------------------------------------------------------ */
+
+enum lock_op { LOCK_ACQUIRE_OP, LOCK_RENEW_OP, LOCK_RELEASE_OP };
+
+struct lock_ctx {
+    struct daemon *d;
+    enum lock_op op;
+    uint64_t token;
+    uint32_t ttl;
+    void (*then)(struct daemon *d);
+};
+
+static void arm_lease_timer(struct daemon *d);
+
+static void on_lock_result(void *data, int status, const struct fsm_result *res)
+{
+    struct lock_ctx *c = data;
+    struct daemon *d = c->d;
+    d->ha.lock_op_inflight = false;
+    bool ok = status == RNODE_OK && res->rc == FSM_OK;
+    if (c->op == LOCK_RELEASE_OP) {
+        if (ok)
+            log_info("released the leader lock");
+        else
+            log_warning("releasing the leader lock failed: %s",
+                        status == RNODE_OK ? res->msg : rnode_strerror(status));
+        lease_holder_lost(&d->ha.lease);
+    } else if (ok) {
+        if (lease_holder_committed(&d->ha.lease, c->token, res->version, c->ttl))
+            d->ha.lock_version = res->version;
+        arm_lease_timer(d);
+        if (c->op == LOCK_ACQUIRE_OP)
+            log_info("acquired the leader lock (version %llu)", (unsigned long long)res->version);
+    } else if (c->op == LOCK_RENEW_OP) {
+        log_warning("failed to update leader lock: %s",
+                    status == RNODE_OK ? res->msg : rnode_strerror(status));
+        if (status == RNODE_OK && res->rc == FSM_ECONFLICT)
+            lease_holder_lost(&d->ha.lease);
+    } else if (status != RNODE_OK) {
+        log_info("acquiring the leader lock failed: %s", rnode_strerror(status));
+    }
+    void (*then)(struct daemon *) = c->then;
+    free(c);
+    if (then)
+        then(d);
+    daemon_wakeup(d);
+}
+
+static void lock_propose(struct daemon *d, enum lock_op op, void (*then)(struct daemon *d))
+{
+    if (d->ha.lock_op_inflight) {
+        if (then)
+            then(d);
+        return;
+    }
+    struct fsm_cmd cmd;
+    memset(&cmd, 0, sizeof(cmd));
+    struct lock_ctx *c = calloc(1, sizeof(*c));
+    c->d = d;
+    c->op = op;
+    c->ttl = ttl_ms(d);
+    c->then = then;
+    switch (op) {
+    case LOCK_ACQUIRE_OP:
+        cmd.type = FSM_CMD_LOCK_ACQUIRE;
+        cmd.u.acquire.name = d->cfg->name;
+        cmd.u.acquire.ttl_ms = c->ttl;
+        break;
+    case LOCK_RENEW_OP:
+        cmd.type = FSM_CMD_LOCK_RENEW;
+        cmd.u.renew.name = d->cfg->name;
+        cmd.u.renew.version = fsm_of(d)->lock.version;
+        cmd.u.renew.ttl_ms = c->ttl;
+        break;
+    case LOCK_RELEASE_OP:
+        cmd.type = FSM_CMD_LOCK_RELEASE;
+        cmd.u.release.name = d->cfg->name;
+        cmd.u.release.version = fsm_of(d)->lock.version;
+        break;
+    }
+    uint64_t now = now_ms();
+    if (op == LOCK_ACQUIRE_OP)
+        lease_holder_lost(&d->ha.lease); /* a fresh lease; nothing older counts */
+    if (op != LOCK_RELEASE_OP)
+        c->token = lease_holder_sent(&d->ha.lease, now);
+    d->ha.last_lock_send_ms = now;
+    int rc = rnode_propose(&d->rn, &cmd, on_lock_result, c);
+    if (rc != 0) {
+        log_debug("lock proposal not sent: %s", rnode_strerror(rc));
+        free(c);
+        if (then)
+            then(d);
+        return;
+    }
+    d->ha.lock_op_inflight = true;
+}
+
+static void on_lease_timer(uv_timer_t *t)
+{
+    daemon_wakeup(t->data);
+}
+
+static void arm_lease_timer(struct daemon *d)
+{
+    uint64_t rem = lease_holder_remaining(&d->ha.lease, now_ms());
+    uint64_t margin = ha_safety_margin_ms(d);
+    uint64_t in = rem > margin ? rem - margin : 0;
+    uv_timer_start(&d->ha.lease_timer, on_lease_timer, in, 0);
+}
+
+static void on_simple_result(void *data, int status, const struct fsm_result *res)
+{
+    const char *what = data;
+    if (status != RNODE_OK)
+        log_debug("%s not applied: %s", what, rnode_strerror(status));
+    else if (res->rc != FSM_OK)
+        log_warning("%s refused: %s", what, res->msg);
+}
+
+/* ---- peers' WAL positions (failover race) --------------------------------------------------- */
+
+struct peer_ctx {
+    struct daemon *d;
+    size_t idx;
+    uint64_t lock_version;
+};
+
+static void on_peer(void *data, int status, int http_status, const char *body, size_t len)
+{
+    struct peer_ctx *c = data;
+    struct daemon *d = c->d;
+    (void)len;
+    if (d->stopping || c->lock_version != d->ha.peers_lock_version) {
+        free(c);
+        return;
+    }
+    struct ha_peer *p = &d->ha.peers[c->idx];
+    json_t *j = (status == 0 && http_status > 0) ? json_loads(body, 0, NULL) : NULL;
+    if (j) {
+        p->reachable = true;
+        const char *role = json_string_value(json_object_get(j, "role"));
+        const char *state = json_string_value(json_object_get(j, "state"));
+        p->running = state && !strcmp(state, "running");
+        p->is_primary = p->running && role && (!strcmp(role, "master") || !strcmp(role, "primary"));
+        p->timeline = (uint32_t)json_integer_value(json_object_get(j, "timeline"));
+        json_t *x = json_object_get(j, "xlog");
+        uint64_t loc = (uint64_t)json_integer_value(json_object_get(x, "location"));
+        uint64_t rec = (uint64_t)json_integer_value(json_object_get(x, "received_location"));
+        uint64_t rep = (uint64_t)json_integer_value(json_object_get(x, "replayed_location"));
+        p->lsn = loc > rec ? loc : rec;
+        if (rep > p->lsn)
+            p->lsn = rep;
+        json_t *tags = json_object_get(j, "tags");
+        if (tags) {
+            char *t = json_dumps(tags, JSON_COMPACT);
+            pg_tags_parse(t, &p->tags);
+            free(t);
+        }
+        log_info("Got response from %s %s: role %s, state %s, timeline %u, lsn %llu", p->name,
+                 "/patroni", role ? role : "?", state ? state : "?", p->timeline,
+                 (unsigned long long)p->lsn);
+        json_decref(j);
+    } else {
+        log_warning("Request failed to %s: GET /patroni (%s)", p->name,
+                    status ? uv_strerror(status) : "bad answer");
+    }
+    free(c);
+    if (--d->ha.peers_pending == 0) {
+        d->ha.peers_collected = true;
+        daemon_wakeup(d);
+    }
+}
+
+static void collect_peers(struct daemon *d)
+{
+    if (d->ha.peers_pending > 0)
+        return;
+    const struct fsm *f = fsm_of(d);
+    d->ha.n_peers = 0;
+    d->ha.peers_lock_version = f->lock.version;
+    for (uint32_t i = 0; i < f->n_members && d->ha.n_peers < HA_MAX_PEERS; i++) {
+        const struct fsm_member *m = &f->members[i];
+        if (!strcmp(m->name, d->cfg->name))
+            continue;
+        struct ha_peer *p = &d->ha.peers[d->ha.n_peers];
+        memset(p, 0, sizeof(*p));
+        snprintf(p->name, sizeof(p->name), "%s", m->name);
+        pg_tags_parse(m->tags, &p->tags);
+        struct peer_ctx *c = calloc(1, sizeof(*c));
+        c->d = d;
+        c->idx = d->ha.n_peers++;
+        c->lock_version = f->lock.version;
+        int err = 0;
+        d->ha.peers_pending++;
+        if (!httpc_request(d->loop, "GET", m->api_url, NULL, NULL, 0, PEER_TIMEOUT_MS, on_peer, c,
+                           &err)) {
+            d->ha.peers_pending--;
+            free(c);
+        }
+    }
+    if (d->ha.peers_pending == 0) {
+        d->ha.peers_collected = true;
+        daemon_wakeup(d);
+    }
+}
+
+/* ---- sources ----------------------------------------------------------------------------- */
+
+static bool source_of(struct daemon *d, const char *name, struct pg_source *src)
+{
+    const struct fsm_member *m = fsm_member_find(fsm_of(d), name);
+    if (!m || !m->conn_url[0])
+        return false;
+    return pg_source_from_url(m->name, m->conn_url, src) == 0;
+}
+
+/* ---- multi-step operations ---------------------------------------------------------------- */
+
+static void on_started(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    finish_busy(d, "start", ok, msg);
+}
+
+static void start_as(struct daemon *d, const char *target, bool primary)
+{
+    struct pg_source src;
+    memset(&src, 0, sizeof(src));
+    d->ha.busy = "starting postgres";
+    if (primary) {
+        pg_start(&d->pg, NULL, on_started, d);
+        return;
+    }
+    if (target && target[0] && !source_of(d, target, &src)) {
+        /* The leader has not registered a connection URL yet: start without one. */
+        memset(&src, 0, sizeof(src));
+    }
+    pg_start(&d->pg, &src, on_started, d);
+}
+
+/* bootstrap: initdb → start → roles → post_init → INITIALIZE(sysid) */
+static void bootstrap_step(void *data, bool ok, const char *msg);
+
+static void on_initialize_result(void *data, int status, const struct fsm_result *res)
+{
+    struct daemon *d = data;
+    if (status == RNODE_OK && res->rc == FSM_OK) {
+        log_info("initialized a new cluster (system identifier %s)", d->pg.st.sysid);
+        finish_busy(d, "bootstrap", true, "done");
+    } else {
+        d->ha.bootstrap_failed = true;
+        finish_busy(d, "bootstrap", false, status == RNODE_OK ? res->msg : rnode_strerror(status));
+    }
+}
+
+static void append_role_sql(char *sql, size_t cap, const char *user, const char *password,
+                            const char *options)
+{
+    char ident[200], lit[400], name_lit[200];
+    pgq_quote_ident(user, ident, sizeof(ident));
+    pgq_quote_literal(user, name_lit, sizeof(name_lit));
+    char pw[500] = "";
+    if (password) {
+        pgq_quote_literal(password, lit, sizeof(lit));
+        snprintf(pw, sizeof(pw), " PASSWORD %s", lit);
+    }
+    size_t n = strlen(sql);
+    snprintf(
+        sql + n, cap - n,
+        "DO $rg$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s) THEN "
+        "CREATE ROLE %s WITH LOGIN%s %s; ELSE ALTER ROLE %s WITH LOGIN%s %s; END IF; END$rg$;\n",
+        name_lit, ident, pw, options, ident, pw, options);
+}
+
+static void build_roles_sql(struct daemon *d, char *sql, size_t cap)
+{
+    const struct cfg *c = d->cfg;
+    sql[0] = '\0';
+    if (c->postgresql.superuser.password) {
+        char ident[200], lit[400];
+        pgq_quote_ident(d->pg.superuser, ident, sizeof(ident));
+        pgq_quote_literal(c->postgresql.superuser.password, lit, sizeof(lit));
+        snprintf(sql, cap, "ALTER ROLE %s WITH PASSWORD %s;\n", ident, lit);
+    }
+    append_role_sql(sql, cap, d->pg.replication_user, c->postgresql.replication.password,
+                    "REPLICATION");
+    if (c->postgresql.rewind.username && c->postgresql.rewind.password)
+        append_role_sql(sql, cap, c->postgresql.rewind.username, c->postgresql.rewind.password,
+                        "SUPERUSER");
+    /* bootstrap.users: {name: {password, options: [createrole, createdb]}} */
+    json_t *users = json_object_get(c->bootstrap_json, "users");
+    const char *name;
+    json_t *u;
+    json_object_foreach(users, name, u)
+    {
+        char opts[300] = "";
+        size_t i;
+        json_t *o;
+        json_array_foreach(json_object_get(u, "options"), i, o)
+        {
+            const char *s = json_string_value(o);
+            bool ok = s && strlen(s) < 40;
+            for (const char *p = s; ok && *p; p++)
+                ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_';
+            if (ok) {
+                strcat(opts, " ");
+                strcat(opts, s);
+            }
+        }
+        append_role_sql(sql, cap, name, json_string_value(json_object_get(u, "password")), opts);
+    }
+}
+
+static void on_post_init(void *data, const struct proc_result *r)
+{
+    struct daemon *d = data;
+    if (r->exit_status != 0) {
+        d->ha.bootstrap_failed = true;
+        finish_busy(d, "bootstrap", false, "post_init script failed");
+        return;
+    }
+    bootstrap_step(d, true, "post_init done");
+}
+
+static int bootstrap_stage;
+
+static bool bootstrap_created_data;
+
+static void bootstrap_step(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    if (!ok) {
+        d->ha.bootstrap_failed = true;
+        d->ha.bootstrap_retry_ms = now_ms() + loop_wait_ms(d);
+        if (bootstrap_created_data) {
+            /* Leave no half-made cluster behind: the next attempt starts from scratch. */
+            char err[300];
+            if (pg_is_running(&d->pg))
+                pg_stop(&d->pg, "immediate", NULL, NULL);
+            else
+                pg_remove_data(&d->pg, err, sizeof(err));
+        }
+        finish_busy(d, "bootstrap", false, msg);
+        return;
+    }
+    switch (bootstrap_stage++) {
+    case 0: /* initdb done (or existing data) */
+        pg_start(&d->pg, NULL, bootstrap_step, d);
+        return;
+    case 1: { /* running: roles */
+        char *sql = malloc(32768);
+        build_roles_sql(d, sql, 32768);
+        pg_sql(&d->pg, sql[0] ? sql : "SELECT 1", bootstrap_step, d);
+        free(sql);
+        return;
+    }
+    case 2: { /* post_init */
+        const char *script =
+            json_string_value(json_object_get(d->cfg->bootstrap_json, "post_init"));
+        if (script) {
+            char url[600];
+            snprintf(url, sizeof(url), "postgres://%s@%s:%d/postgres", d->pg.superuser,
+                     d->pg.connect_host, d->pg.port);
+            const char *argv[] = {script, url, NULL};
+            log_info("running post_init %s", script);
+            struct proc_opts po = {.argv = argv, .timeout_ms = 600000};
+            proc_spawn(d->loop, &po, on_post_init, d);
+            return;
+        }
+        bootstrap_step(d, true, "no post_init");
+        return;
+    }
+    case 3: /* learn the system identifier */
+        pg_query_status(&d->pg, bootstrap_step, d);
+        return;
+    case 4: {
+        struct fsm_cmd cmd;
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.type = FSM_CMD_INITIALIZE;
+        cmd.u.initialize.sysid = d->pg.st.sysid;
+        if (rnode_propose(&d->rn, &cmd, on_initialize_result, d) != 0) {
+            /* Retry this step on the next cycle: the cluster will see our data. */
+            d->ha.bootstrap_failed = false;
+            finish_busy(d, "bootstrap", false, "could not record the system identifier yet");
+        }
+        return;
+    }
+    }
+}
+
+static void do_bootstrap(struct daemon *d)
+{
+    d->ha.busy = "bootstrap";
+    if (pg_data_exists(&d->pg)) {
+        log_info("registering the existing data directory as the cluster's");
+        bootstrap_stage = pg_is_running(&d->pg) ? 3 : 0;
+        bootstrap_created_data = false;
+        bootstrap_step(d, true, "existing data");
+        return;
+    }
+    log_info("trying to bootstrap a new cluster");
+    bootstrap_stage = 0;
+    bootstrap_created_data = true;
+    d->pg.st.state = PGS_INITDB;
+    pg_initdb(&d->pg, bootstrap_step, d);
+}
+
+/* clone: basebackup → start as standby */
+static char clone_from[FSM_NAME_MAX + 1];
+
+static void on_cloned(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    if (!ok) {
+        d->ha.clone_failed = true;
+        char err[300];
+        pg_remove_data(&d->pg, err, sizeof(err));
+        d->pg.st.state = PGS_STOPPED;
+        finish_busy(d, "clone", false, msg);
+        return;
+    }
+    log_info("replica has been created using basebackup");
+    d->ha.busy = NULL;
+    start_as(d, clone_from, false);
+}
+
+static void do_clone(struct daemon *d, const char *target)
+{
+    struct pg_source src;
+    if (!source_of(d, target, &src)) {
+        log_info("waiting for %s to register its PostgreSQL address", target);
+        return;
+    }
+    snprintf(clone_from, sizeof(clone_from), "%s", target);
+    d->ha.busy = "clone";
+    pg_basebackup(&d->pg, &src, on_cloned, d);
+}
+
+/* promote */
+static void on_history(void *data, int status, const struct fsm_result *res)
+{
+    (void)data;
+    (void)status;
+    (void)res;
+}
+
+static void on_promoted(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    if (!ok) {
+        finish_busy(d, "promote", false, msg);
+        return;
+    }
+    log_info("promoted self to leader by acquiring session lock");
+    /* History: the timeline we left and where it ended (Patroni's history entry). */
+    struct fsm_cmd cmd;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = FSM_CMD_HISTORY_APPEND;
+    cmd.u.history_append.timeline = d->ha.promote_timeline;
+    cmd.u.history_append.lsn = d->ha.promote_lsn;
+    cmd.u.history_append.reason = "no recovery target specified";
+    cmd.u.history_append.time = wall_ms();
+    cmd.u.history_append.new_leader = d->cfg->name;
+    rnode_propose(&d->rn, &cmd, on_history, d);
+    d->ha.pg_was_primary = true;
+    finish_busy(d, "promote", true, "done");
+}
+
+static void do_promote(struct daemon *d)
+{
+    d->ha.busy = "promote";
+    d->ha.promote_timeline = d->pg.st.timeline;
+    uint64_t a = d->pg.st.receive_lsn, b = d->pg.st.replay_lsn;
+    d->ha.promote_lsn = a > b ? a : b;
+    pg_promote(&d->pg, on_promoted, d);
+}
+
+/* demote: stop immediately, come back as a standby of the leader (if any) */
+static void on_demote_stopped(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    if (!ok) {
+        finish_busy(d, "demote", false, msg);
+        return;
+    }
+    d->ha.busy = NULL;
+    const char *holder = fsm_of(d)->lock.holder;
+    start_as(d, strcmp(holder, d->cfg->name) ? holder : "", false);
+}
+
+static void do_demote(struct daemon *d)
+{
+    d->ha.busy = "demote";
+    lease_holder_lost(&d->ha.lease);
+    if (holds_lock(d))
+        lock_propose(d, LOCK_RELEASE_OP, NULL);
+    pg_stop(&d->pg, "immediate", on_demote_stopped, d);
+}
+
+/* rewind: stop → (crash recovery) → pg_rewind → start as standby */
+static char rewind_from[FSM_NAME_MAX + 1];
+static int rewind_stage;
+
+static void rewind_step(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    if (!ok) {
+        if (rewind_stage >= 3)
+            d->ha.rewind_failed = true;
+        finish_busy(d, "rewind", false, msg);
+        return;
+    }
+    struct pg_source src;
+    switch (rewind_stage++) {
+    case 0:
+        pg_stop(&d->pg, "fast", rewind_step, d);
+        return;
+    case 1:
+        pg_read_control(&d->pg, rewind_step, d);
+        return;
+    case 2:
+        if (!strcmp(d->pg.control.state, "in production")) {
+            pg_single_user_recovery(&d->pg, rewind_step, d);
+            return;
+        }
+        rewind_step(d, true, "clean");
+        return;
+    case 3:
+        if (!source_of(d, rewind_from, &src)) {
+            finish_busy(d, "rewind", false, "the leader has no PostgreSQL address yet");
+            return;
+        }
+        pg_rewind(&d->pg, &src, rewind_step, d);
+        return;
+    case 4:
+        d->ha.busy = NULL;
+        d->ha.pg_was_primary = false;
+        start_as(d, rewind_from, false);
+        return;
+    }
+}
+
+static void do_rewind(struct daemon *d, const char *target)
+{
+    snprintf(rewind_from, sizeof(rewind_from), "%s", target);
+    d->ha.busy = "rewind";
+    rewind_stage = 0;
+    rewind_step(d, true, "begin");
+}
+
+static void on_reinit_stopped(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    char err[300];
+    if (!ok || pg_remove_data(&d->pg, err, sizeof(err)) != 0) {
+        finish_busy(d, "reinitialize", false, ok ? err : msg);
+        return;
+    }
+    d->ha.busy = NULL;
+    d->ha.rewind_failed = false;
+    d->ha.pg_was_primary = false;
+    do_clone(d, clone_from);
+}
+
+static void do_reinitialize(struct daemon *d, const char *target)
+{
+    snprintf(clone_from, sizeof(clone_from), "%s", target);
+    d->ha.busy = "reinitialize";
+    pg_stop(&d->pg, "immediate", on_reinit_stopped, d);
+}
+
+static void on_followed(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    finish_busy(d, "follow", ok, msg);
+}
+
+/* ---- the primary's housekeeping: optime and replication slots ------------------------------- */
+
+static void on_slots(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    d->ha.slots_inflight = false;
+    if (!ok)
+        log_warning("managing replication slots failed: %s", msg);
+}
+
+static void manage_slots(struct daemon *d)
+{
+    json_t *use = json_object_get(json_object_get(d->cfg->dcs_json, "postgresql"), "use_slots");
+    if (!json_is_true(use))
+        return;
+    const struct fsm *f = fsm_of(d);
+    char list[4096] = "";
+    for (uint32_t i = 0; i < f->n_members; i++) {
+        if (!strcmp(f->members[i].name, d->cfg->name))
+            continue;
+        char slot[FSM_NAME_MAX + 1], lit[200];
+        pg_slot_name(f->members[i].name, slot, sizeof(slot));
+        pgq_quote_literal(slot, lit, sizeof(lit));
+        if (strlen(list) + strlen(lit) + 2 < sizeof(list)) {
+            if (list[0])
+                strcat(list, ",");
+            strcat(list, lit);
+        }
+    }
+    if (!list[0] || d->ha.slots_inflight)
+        return;
+    d->ha.slots_inflight = true;
+    char sql[9000];
+    snprintf(sql, sizeof(sql),
+             "SELECT pg_create_physical_replication_slot(s) FROM unnest(ARRAY[%s]::name[]) s "
+             "WHERE s NOT IN (SELECT slot_name FROM pg_replication_slots);"
+             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+             "WHERE slot_type = 'physical' AND NOT active AND slot_name <> ALL(ARRAY[%s]::name[]);",
+             list, list);
+    pg_sql(&d->pg, sql, on_slots, d);
+}
+
+static void primary_housekeeping(struct daemon *d)
+{
+    uint64_t now = now_ms();
+    if (!d->ha.lock_op_inflight && now - d->ha.last_lock_send_ms >= loop_wait_ms(d) / 2)
+        lock_propose(d, LOCK_RENEW_OP, NULL);
+    if (!pg_is_running(&d->pg) || !d->pg.st.is_primary || d->ha.busy)
+        return;
+    if (d->pg.st.write_lsn && d->pg.st.write_lsn != d->ha.last_optime) {
+        struct fsm_cmd cmd;
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.type = FSM_CMD_OPTIME_SET;
+        cmd.u.optime_set.name = d->cfg->name;
+        cmd.u.optime_set.lsn = d->pg.st.write_lsn;
+        if (rnode_propose(&d->rn, &cmd, on_simple_result, "optime") == 0)
+            d->ha.last_optime = d->pg.st.write_lsn;
+    }
+    manage_slots(d);
+}
+
+/* ---- decide and act ---------------------------------------------------------------------------
+ */
+
+static void decide_and_act(struct daemon *d)
+{
+    const struct fsm *f = fsm_of(d);
+    struct pg_status st;
+    ha_status(d, &st);
+    if (st.state == PGS_RUNNING)
+        d->ha.pg_was_primary = st.is_primary;
+
+    /* A daemon restarted while the state machine still names it the holder: renew once
+     * (CAS on the current version) before deciding, or a healthy primary would demote
+     * itself for lack of a lease it never measured. */
+    if (holds_lock(d) && !d->ha.startup_renew_done && !st.lease_valid) {
+        d->ha.startup_renew_done = true;
+        log_info("the leader lock names this member: renewing it before deciding");
+        lock_propose(d, LOCK_RENEW_OP, NULL);
+        return;
+    }
+    d->ha.startup_renew_done = true;
+
+    /* Failed clone/rewind attempts are retried when the leader changes or after a pause. */
+    if (strcmp(d->ha.last_leader, f->lock.holder) ||
+        now_ms() - d->ha.failed_since_ms > loop_wait_ms(d)) {
+        if (d->ha.rewind_failed || d->ha.clone_failed)
+            log_info("retrying after the earlier failure");
+        d->ha.rewind_failed = d->ha.clone_failed = false;
+        d->ha.failed_since_ms = now_ms();
+        snprintf(d->ha.last_leader, sizeof(d->ha.last_leader), "%s", f->lock.holder);
+    }
+
+    /* Peers are valid only for the lock-free period they were collected in. */
+    if (f->lock.holder[0] || f->lock.version != d->ha.peers_lock_version)
+        d->ha.peers_collected = false;
+
+    struct ha_input in;
+    memset(&in, 0, sizeof(in));
+    in.self = d->cfg->name;
+    in.ttl_ms = ttl_ms(d);
+    in.loop_wait_ms = loop_wait_ms(d);
+    in.maximum_lag_on_failover = (uint64_t)d->cfg->dcs.maximum_lag_on_failover;
+    in.use_pg_rewind = d->cfg->postgresql.use_pg_rewind;
+    in.remove_data_directory_on_rewind_failure =
+        d->cfg->postgresql.remove_data_directory_on_rewind_failure;
+    in.remove_data_directory_on_diverged_timelines =
+        d->cfg->postgresql.remove_data_directory_on_diverged_timelines;
+    in.initialize = f->initialize;
+    in.lock_holder = f->lock.holder;
+    const struct fsm_member *lm = f->lock.holder[0] ? fsm_member_find(f, f->lock.holder) : NULL;
+    in.leader_timeline = lm ? lm->timeline : 0;
+    in.leader_optime = f->optime_lsn;
+    for (uint32_t i = 0; i < f->n_history; i++)
+        if (f->history[i].timeline == st.timeline)
+            in.my_timeline_switch_lsn = f->history[i].lsn;
+    in.clonefrom = "";
+    for (uint32_t i = 0; i < f->n_members; i++) {
+        struct pg_tags t;
+        pg_tags_parse(f->members[i].tags, &t);
+        if (t.clonefrom && strcmp(f->members[i].name, d->cfg->name) &&
+            !strcmp(f->members[i].state, "running")) {
+            in.clonefrom = f->members[i].name;
+            break;
+        }
+    }
+    /* A standby's timeline is known for sure only while it streams (received_tli); the
+     * checkpoint's timeline can lag behind a promotion and would look like divergence. */
+    struct pg_status dst = st;
+    if (dst.state == PGS_RUNNING && dst.in_recovery && !dst.streaming)
+        dst.timeline = 0;
+    in.pg = &dst;
+    in.pg_was_primary = d->ha.pg_was_primary;
+    in.watchdog_ok = true;
+    in.peers_collected = d->ha.peers_collected;
+    in.peers = d->ha.peers;
+    in.n_peers = d->ha.n_peers;
+    in.busy = d->ha.busy;
+    in.bootstrap_failed = d->ha.bootstrap_failed;
+    in.rewind_failed = d->ha.rewind_failed;
+    in.clone_failed = d->ha.clone_failed;
+
+    struct ha_decision dec;
+    ha_decide(&in, &dec);
+    /* One line per decision; the same decision again within loop_wait (event-driven
+     * cycles) is not repeated. */
+    uint64_t now = now_ms();
+    if (strcmp(dec.reason, d->ha.last_reason) || now - d->ha.last_reason_ms >= loop_wait_ms(d)) {
+        log_info("%s", dec.reason);
+        d->ha.last_reason_ms = now;
+    }
+    snprintf(d->ha.last_reason, sizeof(d->ha.last_reason), "%s", dec.reason);
+
+    /* The holder keeps its lease while it works (bootstrap, restart), whatever the
+     * action, unless the action gives the lock up. */
+    if (holds_lock(d) && st.lease_valid && dec.action != HA_DEMOTE && dec.action != HA_RELEASE &&
+        dec.action != HA_RENEW) {
+        if (!d->ha.lock_op_inflight && now - d->ha.last_lock_send_ms >= loop_wait_ms(d) / 2)
+            lock_propose(d, LOCK_RENEW_OP, NULL);
+    }
+
+    switch (dec.action) {
+    case HA_NONE:
+    case HA_WAIT:
+        break;
+    case HA_ACQUIRE_BOOTSTRAP:
+        if (now_ms() < d->ha.bootstrap_retry_ms)
+            break; /* a failed bootstrap is retried after loop_wait, not in a tight loop */
+        lock_propose(d, LOCK_ACQUIRE_OP, NULL);
+        break;
+    case HA_ACQUIRE:
+        lock_propose(d, LOCK_ACQUIRE_OP, NULL);
+        break;
+    case HA_BOOTSTRAP:
+        do_bootstrap(d);
+        break;
+    case HA_RELEASE:
+        if (holds_lock(d))
+            lock_propose(d, LOCK_RELEASE_OP, NULL);
+        d->ha.bootstrap_failed = false;
+        break;
+    case HA_CLONE:
+        do_clone(d, dec.target);
+        break;
+    case HA_START_REPLICA:
+        start_as(d, dec.target, false);
+        break;
+    case HA_FOLLOW: {
+        struct pg_source src;
+        if (source_of(d, dec.target, &src)) {
+            d->ha.busy = "follow";
+            pg_follow(&d->pg, &src, on_followed, d);
+        }
+        break;
+    }
+    case HA_COLLECT_PEERS:
+        collect_peers(d);
+        break;
+    case HA_PROMOTE:
+        do_promote(d);
+        break;
+    case HA_RENEW:
+        primary_housekeeping(d);
+        break;
+    case HA_START_PRIMARY:
+        start_as(d, NULL, true);
+        break;
+    case HA_DEMOTE:
+        if (d->ha.busy) {
+            /* Safety first: whatever was in progress, the primary stops now. */
+            log_warning("demoting while %s is in progress: stopping postgres immediately",
+                        d->ha.busy);
+            lease_holder_lost(&d->ha.lease);
+            pg_stop(&d->pg, "immediate", NULL, NULL);
+            break;
+        }
+        do_demote(d);
+        break;
+    case HA_REWIND:
+        do_rewind(d, dec.target);
+        break;
+    case HA_REINITIALIZE:
+        do_reinitialize(d, dec.target);
+        break;
+    }
+}
+
+/* ---- observation ------------------------------------------------------------------------------
+ */
+
+static void cycle_done(struct daemon *d)
+{
+    d->ha.in_cycle = false;
+    if (d->stopping)
+        return;
+    decide_and_act(d);
+    if (d->cycle_again) {
+        d->cycle_again = false;
+        daemon_wakeup(d);
+    }
+}
+
+static void on_observed_status(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    if (!ok)
+        log_debug("postgres status: %s", msg);
+    cycle_done(d);
+}
+
+static void on_observed_control(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    struct pg_status *st = &d->pg.st;
+    if (ok) {
+        const struct pg_control *c = &d->pg.control;
+        snprintf(st->sysid, sizeof(st->sysid), "%s", c->sysid);
+        st->timeline = c->timeline;
+        st->write_lsn = c->checkpoint_lsn;
+        st->receive_lsn = st->replay_lsn = 0;
+        /* "in production" means it was a primary and did not shut down cleanly; its WAL
+         * may go past the last checkpoint: count it as ahead of anything. */
+        d->ha.pg_was_primary = !strcmp(c->state, "in production") || !strcmp(c->state, "shut down");
+        if (!strcmp(c->state, "in production"))
+            st->write_lsn = UINT64_MAX - 1;
+        if (!d->ha.pg_was_primary && c->min_recovery_lsn) {
+            /* A standby shut down in recovery: where its replay got to. */
+            st->write_lsn = c->min_recovery_lsn;
+            if (c->min_recovery_tli)
+                st->timeline = c->min_recovery_tli;
+        }
+    } else {
+        log_warning("pg_controldata: %s", msg);
+    }
+    cycle_done(d);
+}
+
+void ha_cycle(struct daemon *d)
+{
+    if (d->stopping)
+        return;
+    if (d->ha.in_cycle) {
+        d->cycle_again = true; /* one more cycle when this one ends */
+        return;
+    }
+    d->ha.in_cycle = true;
+    if (d->ha.busy && !pg_is_running(&d->pg)) {
+        cycle_done(d);
+        return;
+    }
+    if (pg_is_running(&d->pg)) {
+        pg_query_status(&d->pg, on_observed_status, d);
+    } else if (pg_data_exists(&d->pg)) {
+        if (d->pg.st.state == PGS_RUNNING || d->pg.st.state == PGS_STARTING)
+            d->pg.st.state = d->pg.crashed ? PGS_CRASHED : PGS_STOPPED;
+        pg_read_control(&d->pg, on_observed_control, d);
+    } else {
+        d->pg.st.state = PGS_STOPPED;
+        cycle_done(d);
+    }
+}
+
+static void on_pg_event(void *data)
+{
+    daemon_wakeup(data);
+}
+
+int ha_init(struct daemon *d, char *err, size_t errlen)
+{
+    lease_holder_init(&d->ha.lease);
+    uv_timer_init(d->loop, &d->ha.lease_timer);
+    d->ha.lease_timer.data = d;
+    d->pg.on_event = on_pg_event;
+    d->pg.event_data = d;
+    (void)err;
+    (void)errlen;
+    return 0;
+}
+
+/* ---- graceful shutdown
+ * ---------------------------------------------------------------------------- */
+
+static void (*shutdown_done)(struct daemon *d);
+
+static void after_release(struct daemon *d)
+{
+    shutdown_done(d);
+}
+
+static void on_shutdown_stopped(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    if (!ok)
+        log_warning("stopping postgres: %s", msg);
+    if (holds_lock(d)) {
+        /* Hand the lock back at once so a replica takes over without waiting for ttl. */
+        lock_propose(d, LOCK_RELEASE_OP, after_release);
+        return;
+    }
+    shutdown_done(d);
+}
+
+void ha_shutdown(struct daemon *d, void (*done)(struct daemon *d))
+{
+    shutdown_done = done;
+    if (!uv_is_closing((uv_handle_t *)&d->ha.lease_timer))
+        uv_close((uv_handle_t *)&d->ha.lease_timer, NULL);
+    if (!d->ha.enabled) {
+        done(d);
+        return;
+    }
+    pg_stop(&d->pg, "fast", on_shutdown_stopped, d);
+}
