@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/time.h>
+#include <time.h>
 #include <string.h>
 
 #include "http/health.h"
 #include "src/config.h"
 #include "src/daemon.h"
 #include "src/hacycle.h"
+#include "src/pg.h"
 #include "src/log.h"
 #include "src/rnode.h"
 
@@ -124,6 +126,40 @@ static json_t *lock_json(struct api *a)
                      "lease_remaining", remaining);
 }
 
+/* PostgreSQL fields of a member, in Patroni's /cluster words. */
+static void member_pg_json(const struct fsm *f, const struct fsm_member *m, json_t *j)
+{
+    if (!m || !m->conn_url[0])
+        return;
+    struct pg_source src;
+    if (pg_source_from_url(m->name, m->conn_url, &src) == 0) {
+        json_object_set_new(j, "host", json_string(src.host));
+        json_object_set_new(j, "port", json_integer(src.port));
+    }
+    bool leader = !strcmp(f->lock.holder, m->name);
+    const char *role = leader                              ? "leader"
+                       : !strcmp(m->role, "uninitialized") ? "uninitialized"
+                                                           : "replica";
+    json_object_set_new(j, "role", json_string(role));
+    json_object_set_new(j, "state", json_string(m->state));
+    if (m->timeline)
+        json_object_set_new(j, "timeline", json_integer(m->timeline));
+    if (!leader && !strcmp(m->state, "running")) {
+        uint64_t pos = m->received_lsn > m->replayed_lsn ? m->received_lsn : m->replayed_lsn;
+        if (f->optime_lsn)
+            json_object_set_new(
+                j, "lag",
+                json_integer(f->optime_lsn > pos ? (json_int_t)(f->optime_lsn - pos) : 0));
+        else
+            json_object_set_new(j, "lag", json_string("unknown"));
+    }
+    json_t *tags = m->tags[0] ? json_loads(m->tags, 0, NULL) : NULL;
+    if (tags && json_object_size(tags))
+        json_object_set_new(j, "tags", tags);
+    else
+        json_decref(tags);
+}
+
 static json_t *cluster_json(struct api *a)
 {
     struct rnode *rn = &a->d->rn;
@@ -137,6 +173,7 @@ static json_t *cluster_json(struct api *a)
                               (json_int_t)s->id, "raft_address", s->address, "raft_role",
                               rnode_member_role(rn, s->id), "api_url",
                               m && m->api_url[0] ? m->api_url : NULL);
+        member_pg_json(f, m, j);
         json_array_append_new(members, j);
     }
     raft_id lid = 0;
@@ -148,12 +185,35 @@ static json_t *cluster_json(struct api *a)
         leader = json_pack("{s:s?, s:I, s:s?}", "name", m ? m->name : NULL, "raft_id",
                            (json_int_t)lid, "raft_address", laddr);
     }
-    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:b}", "scope",
-                     a->d->cfg->scope, "member", a->d->cfg->name, "members", members, "raft_leader",
-                     leader, "leader_lock", lock_json(a), "term", (json_int_t)rnode_term(rn),
-                     "commit_index", (json_int_t)rnode_commit_index(rn), "last_applied",
-                     (json_int_t)rnode_last_applied(rn), "revision", (json_int_t)f->revision,
-                     "pause", f->pause);
+    json_t *out = json_pack(
+        "{s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:b}", "scope", a->d->cfg->scope, "member",
+        a->d->cfg->name, "members", members, "raft_leader", leader, "leader_lock", lock_json(a),
+        "term", (json_int_t)rnode_term(rn), "commit_index", (json_int_t)rnode_commit_index(rn),
+        "last_applied", (json_int_t)rnode_last_applied(rn), "revision", (json_int_t)f->revision,
+        "pause", f->pause);
+    if (f->initialize[0])
+        json_object_set_new(out, "system_identifier", json_string(f->initialize));
+    return out;
+}
+
+/* GET /history: Patroni's list of [timeline, lsn, reason, timestamp, new_leader]. */
+static int h_history(struct api *a, h2o_req_t *req)
+{
+    const struct fsm *f = &a->d->rn.fsm;
+    json_t *out = json_array();
+    for (uint32_t i = 0; i < f->n_history; i++) {
+        const struct fsm_history *h = &f->history[i];
+        time_t secs = (time_t)(h->time / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        char ts[64];
+        snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03d+00:00", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(h->time % 1000));
+        json_array_append_new(out, json_pack("[I, I, s, s, s]", (json_int_t)h->timeline,
+                                             (json_int_t)h->lsn, h->reason, ts, h->new_leader));
+    }
+    return send_json(req, 200, out);
 }
 
 static int h_cluster(struct api *a, h2o_req_t *req)
@@ -381,9 +441,9 @@ static int h_members(struct api *a, h2o_req_t *req)
 /* ---- routing --------------------------------------------------------------------------- */
 
 static const struct route routes[] = {
-    {"/cluster", M_READ, h_cluster},      {"/liveness", M_READ, h_liveness},
-    {"/health", M_READ, h_health},        {"/raft/propose", M_POST, h_propose},
-    {"/raft/members", M_POST, h_members},
+    {"/cluster", M_READ, h_cluster},      {"/history", M_READ, h_history},
+    {"/liveness", M_READ, h_liveness},    {"/health", M_READ, h_health},
+    {"/raft/propose", M_POST, h_propose}, {"/raft/members", M_POST, h_members},
 };
 
 static int method_bit(h2o_iovec_t m)

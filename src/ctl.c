@@ -174,7 +174,8 @@ static int cmp_rows(const void *a, const void *b)
     return strcmp(ra[0], rb[0]);
 }
 
-static int cmd_list(struct ctl *c, const char *fmt)
+/* Patroni's members table: Member, Host, Role, State, TL, Lag in MB (+ Raft role with -e). */
+static int cmd_list(struct ctl *c, const char *fmt, bool extended)
 {
     json_t *cl = get_json(c, "/cluster", NULL, 0);
     if (!cl) {
@@ -184,10 +185,10 @@ static int cmd_list(struct ctl *c, const char *fmt)
     }
     const char *holder =
         json_string_value(json_object_get(json_object_get(cl, "leader_lock"), "holder"));
-    double remaining =
-        json_real_value(json_object_get(json_object_get(cl, "leader_lock"), "lease_remaining"));
     json_t *members = json_object_get(cl, "members");
-    struct table t = {.head = {"Member", "Host", "Raft role", "Leader lock"}, .ncols = 4};
+    struct table t = {.head = {"Member", "Host", "Role", "State", "TL", "Lag in MB"}, .ncols = 6};
+    if (extended)
+        t.head[t.ncols++] = "Raft role";
     size_t i;
     json_t *m;
     json_array_foreach(members, i, m)
@@ -195,34 +196,64 @@ static int cmd_list(struct ctl *c, const char *fmt)
         if (t.nrows >= MAX_ROWS)
             break;
         const char *name = json_string_value(json_object_get(m, "name"));
-        const char *addr = json_string_value(json_object_get(m, "raft_address"));
-        const char *role = json_string_value(json_object_get(m, "raft_role"));
-        char lock[64] = "";
-        if (name && holder && !strcmp(name, holder))
-            snprintf(lock, sizeof(lock), "holder (%.1f s)", remaining);
+        const char *host = json_string_value(json_object_get(m, "host"));
+        json_int_t port = json_integer_value(json_object_get(m, "port"));
+        const char *state = json_string_value(json_object_get(m, "state"));
+        json_int_t tl = json_integer_value(json_object_get(m, "timeline"));
+        json_t *lag = json_object_get(m, "lag");
+        char hostbuf[300] = "", tlbuf[32] = "", lagbuf[32] = "";
+        if (host && port && port != 5432)
+            snprintf(hostbuf, sizeof(hostbuf), "%s:%lld", host, (long long)port);
+        else if (host)
+            snprintf(hostbuf, sizeof(hostbuf), "%s", host);
+        if (tl)
+            snprintf(tlbuf, sizeof(tlbuf), "%lld", (long long)tl);
+        bool leader = name && holder && !strcmp(name, holder);
+        if (json_is_integer(lag))
+            snprintf(lagbuf, sizeof(lagbuf), "%lld",
+                     (long long)((json_integer_value(lag) + 512 * 1024) / (1024 * 1024)));
+        else if (!leader && state)
+            snprintf(lagbuf, sizeof(lagbuf), "unknown");
         char **row = t.cells[t.nrows++];
         row[0] = strdup(name ? name : "(unregistered)");
-        row[1] = strdup(addr ? addr : "");
-        row[2] = strdup(role ? role : "");
-        row[3] = strdup(lock);
+        row[1] =
+            strdup(hostbuf[0] ? hostbuf : json_string_value(json_object_get(m, "raft_address")));
+        row[2] = strdup(leader ? "Leader" : "Replica");
+        row[3] = strdup(state ? state : "");
+        row[4] = strdup(tlbuf);
+        row[5] = strdup(lagbuf);
+        if (extended) {
+            const char *rr = json_string_value(json_object_get(m, "raft_role"));
+            row[6] = strdup(rr ? rr : "");
+        }
     }
     qsort(t.cells, (size_t)t.nrows, sizeof(t.cells[0]), cmp_rows);
+    const char *sysid = json_string_value(json_object_get(cl, "system_identifier"));
     if (!strcmp(fmt, "json")) {
         json_t *out = json_array();
-        for (int r = 0; r < t.nrows; r++)
-            json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:b}", "Cluster",
-                                                 c->cfg->scope, "Member", t.cells[r][0], "Host",
-                                                 t.cells[r][1], "Raft role", t.cells[r][2],
-                                                 "Leader lock", t.cells[r][3][0] != '\0'));
-        char *s = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        printf("%s\n", s);
-        free(s);
+        for (int r = 0; r < t.nrows; r++) {
+            json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:s}", "Cluster", c->cfg->scope, "Member",
+                                    t.cells[r][0], "Host", t.cells[r][1], "Role", t.cells[r][2],
+                                    "State", t.cells[r][3]);
+            if (t.cells[r][4][0])
+                json_object_set_new(row, "TL", json_integer(atoll(t.cells[r][4])));
+            if (t.cells[r][5][0])
+                json_object_set_new(row, "Lag in MB",
+                                    strcmp(t.cells[r][5], "unknown")
+                                        ? json_integer(atoll(t.cells[r][5]))
+                                        : json_string("unknown"));
+            if (extended)
+                json_object_set_new(row, "Raft role", json_string(t.cells[r][6]));
+            json_array_append_new(out, row);
+        }
+        char *js = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        printf("%s\n", js);
+        free(js);
         json_decref(out);
     } else {
         char title[300];
-        snprintf(title, sizeof(title), "Cluster: %s (raft term %lld, commit %lld)", c->cfg->scope,
-                 (long long)json_integer_value(json_object_get(cl, "term")),
-                 (long long)json_integer_value(json_object_get(cl, "commit_index")));
+        snprintf(title, sizeof(title), "Cluster: %s (%s)", c->cfg->scope,
+                 sysid ? sysid : "uninitialized");
         print_table(&t, title);
         if (json_is_true(json_object_get(cl, "pause")))
             printf(" Maintenance mode: on\n");
@@ -327,6 +358,7 @@ int main(int argc, char **argv)
     }
     const char *fmt = "pretty";
     const char *arg = NULL;
+    bool extended = false;
     for (; i < argc; i++) {
         if ((!strcmp(argv[i], "-f") || !strcmp(argv[i], "--format")) && i + 1 < argc) {
             fmt = argv[++i];
@@ -337,6 +369,8 @@ int main(int argc, char **argv)
                         fmt);
                 return 2;
             }
+        } else if (!strcmp(argv[i], "-e") || !strcmp(argv[i], "--extended")) {
+            extended = true;
         } else if (!strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -377,7 +411,7 @@ int main(int argc, char **argv)
         snprintf(c.headers, sizeof(c.headers), "X-Raftgres-Token: %s\r\n", c.cfg->raft.password);
     int rc;
     if (!strcmp(cmd, "list")) {
-        rc = cmd_list(&c, fmt);
+        rc = cmd_list(&c, fmt, extended);
     } else {
         if (!arg) {
             fprintf(stderr, "Error: Missing argument 'RAFT_ADDR'.\n");

@@ -56,7 +56,7 @@ static bool registration_current(struct daemon *d, const struct fsm_cmd *cmd)
            m->replayed_lsn == u->replayed_lsn && m->write_lsn == u->write_lsn;
 }
 
-static void register_self(struct daemon *d)
+void daemon_register(struct daemon *d)
 {
     if (d->register_inflight)
         return;
@@ -114,9 +114,12 @@ static void cycle(uv_timer_t *t)
         begin_shutdown(d, 1);
         return;
     }
-    register_self(d);
+    /* With PostgreSQL managed, the HA cycle registers the member after it has observed
+     * PostgreSQL, so the registry never carries the previous cycle's positions. */
     if (d->ha.enabled)
         ha_cycle(d);
+    else
+        daemon_register(d);
     d->last_cycle_ms = rnode_now_ms();
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -152,7 +155,7 @@ static void on_rnode_change(void *data)
     /* A new Raft leader registers itself at once, so that the others can find its REST
      * API and forward their proposals to it. */
     if (lid && lid == d->rn.id && !d->register_inflight)
-        register_self(d);
+        daemon_register(d);
     /* Lock released or expired, Raft leader changed: decide at once, not at the next
      * loop_wait tick (design.md section 4). */
     if (d->ha.enabled || !d->registered_once)

@@ -30,7 +30,11 @@ struct ha_state {
     bool startup_renew_done; /* the first renew after start (we may still hold the lock) */
     char last_leader[FSM_NAME_MAX + 1];
     uint64_t failed_since_ms;
-    bool slots_inflight; /* no new bootstrap attempt before this (monotonic ms) */
+    bool slots_inflight;
+    uint64_t min_revision;
+        /* do not decide on a state older than our last lock change */ /* no new bootstrap attempt
+                                                                          before this (monotonic ms)
+                                                                        */
     bool pg_was_primary; /* last seen running as primary / controldata says so */
     /* Failover race: peers' WAL positions, valid while the lock stays free. */
     bool peers_collected;
@@ -73,6 +77,10 @@ struct daemon {
 /* Run the daemon for CFG until SIGTERM/SIGINT or a fatal error. join: see rnode_start.
  * Returns the process exit code (0 clean, 2 start-up refused, 1 fatal at run time). */
 int daemon_run(struct cfg *cfg, bool join);
+
+/* Write this member's record (REST and PostgreSQL addresses, role, state, positions,
+ * tags) to the state machine if it changed. */
+void daemon_register(struct daemon *d);
 
 /* Ask for one cycle now (events: Raft leader change, lock released, ...). */
 void daemon_wakeup(struct daemon *d);

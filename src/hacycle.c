@@ -118,6 +118,10 @@ static void on_lock_result(void *data, int status, const struct fsm_result *res)
     struct lock_ctx *c = data;
     struct daemon *d = c->d;
     d->ha.lock_op_inflight = false;
+    /* A forwarded proposal's answer can arrive before this member has applied the
+     * entry: decide again only once the local state machine has caught up with it. */
+    if (status == RNODE_OK && res->revision > d->ha.min_revision)
+        d->ha.min_revision = res->revision;
     bool ok = status == RNODE_OK && res->rc == FSM_OK;
     if (c->op == LOCK_RELEASE_OP) {
         if (ok)
@@ -127,8 +131,12 @@ static void on_lock_result(void *data, int status, const struct fsm_result *res)
                         status == RNODE_OK ? res->msg : rnode_strerror(status));
         lease_holder_lost(&d->ha.lease);
     } else if (ok) {
-        if (lease_holder_committed(&d->ha.lease, c->token, res->version, c->ttl))
+        bool counted = lease_holder_committed(&d->ha.lease, c->token, res->version, c->ttl);
+        if (counted)
             d->ha.lock_version = res->version;
+        log_debug("lock %s committed: token %llu counted %d, lease %llu ms left",
+                  c->op == LOCK_ACQUIRE_OP ? "acquire" : "renew", (unsigned long long)c->token,
+                  counted, (unsigned long long)lease_holder_remaining(&d->ha.lease, now_ms()));
         arm_lease_timer(d);
         if (c->op == LOCK_ACQUIRE_OP)
             log_info("acquired the leader lock (version %llu)", (unsigned long long)res->version);
@@ -180,6 +188,14 @@ static void lock_propose(struct daemon *d, enum lock_op op, void (*then)(struct 
         break;
     }
     uint64_t now = now_ms();
+    if (op == LOCK_ACQUIRE_OP && lease_holder_valid(&d->ha.lease, now, 0)) {
+        /* Our acquire has committed but this member has not applied it yet: acquiring
+         * again would only conflict with ourselves. */
+        free(c);
+        if (then)
+            then(d);
+        return;
+    }
     if (op == LOCK_ACQUIRE_OP)
         lease_holder_lost(&d->ha.lease); /* a fresh lease; nothing older counts */
     if (op != LOCK_RELEASE_OP)
@@ -545,6 +561,14 @@ static void on_history(void *data, int status, const struct fsm_result *res)
     (void)res;
 }
 
+static void on_promote_checkpoint(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    if (!ok)
+        log_warning("checkpoint after promote failed: %s", msg);
+    finish_busy(d, "promote", true, "done");
+}
+
 static void on_promoted(void *data, bool ok, const char *msg)
 {
     struct daemon *d = data;
@@ -564,7 +588,10 @@ static void on_promoted(void *data, bool ok, const char *msg)
     cmd.u.history_append.new_leader = d->cfg->name;
     rnode_propose(&d->rn, &cmd, on_history, d);
     d->ha.pg_was_primary = true;
-    finish_busy(d, "promote", true, "done");
+    /* PostgreSQL 15 promotes without an end-of-recovery checkpoint: until one runs, its
+     * control file still names the old timeline and pg_rewind of the old primary against
+     * it would find "no rewind required". Checkpoint now, as Patroni does. */
+    pg_sql(&d->pg, "CHECKPOINT", on_promote_checkpoint, d);
 }
 
 static void do_promote(struct daemon *d)
@@ -743,6 +770,18 @@ static void primary_housekeeping(struct daemon *d)
 static void decide_and_act(struct daemon *d)
 {
     const struct fsm *f = fsm_of(d);
+    /* Decide only on a current view of the cluster: a member that has just (re)started
+     * replays the log first; until then its state machine may look empty (no initialize
+     * key, no lock) and any decision would be taken on a past that no longer holds. */
+    if (!rnode_caught_up(&d->rn)) {
+        uint64_t now = now_ms();
+        if (now - d->ha.last_reason_ms >= loop_wait_ms(d)) {
+            log_info("waiting for the cluster state: no Raft leader known or log not applied "
+                     "yet");
+            d->ha.last_reason_ms = now;
+        }
+        return;
+    }
     struct pg_status st;
     ha_status(d, &st);
     if (st.state == PGS_RUNNING)
@@ -758,6 +797,11 @@ static void decide_and_act(struct daemon *d)
         return;
     }
     d->ha.startup_renew_done = true;
+
+    if (holds_lock(d) && !st.lease_valid)
+        log_debug("holder without a valid lease: %llu ms left, margin %llu ms, held %d",
+                  (unsigned long long)lease_holder_remaining(&d->ha.lease, now_ms()),
+                  (unsigned long long)ha_safety_margin_ms(d), d->ha.lease.held);
 
     /* Failed clone/rewind attempts are retried when the leader changes or after a pause. */
     if (strcmp(d->ha.last_leader, f->lock.holder) ||
@@ -912,6 +956,7 @@ static void cycle_done(struct daemon *d)
     if (d->stopping)
         return;
     decide_and_act(d);
+    daemon_register(d);
     if (d->cycle_again) {
         d->cycle_again = false;
         daemon_wakeup(d);
@@ -969,7 +1014,7 @@ void ha_cycle(struct daemon *d)
     if (pg_is_running(&d->pg)) {
         pg_query_status(&d->pg, on_observed_status, d);
     } else if (pg_data_exists(&d->pg)) {
-        if (d->pg.st.state == PGS_RUNNING || d->pg.st.state == PGS_STARTING)
+        if (d->pg.st.state != PGS_START_FAILED)
             d->pg.st.state = d->pg.crashed ? PGS_CRASHED : PGS_STOPPED;
         pg_read_control(&d->pg, on_observed_control, d);
     } else {
@@ -999,10 +1044,21 @@ int ha_init(struct daemon *d, char *err, size_t errlen)
  * ---------------------------------------------------------------------------- */
 
 static void (*shutdown_done)(struct daemon *d);
+static uv_timer_t shutdown_timer;
 
+static void on_shutdown_timer(uv_timer_t *t)
+{
+    uv_close((uv_handle_t *)t, NULL);
+    shutdown_done(t->data);
+}
+
+/* Continue the shutdown from the loop, never from inside a raft callback: raft_close()
+ * called from within raft's apply callback corrupts its state. */
 static void after_release(struct daemon *d)
 {
-    shutdown_done(d);
+    uv_timer_init(d->loop, &shutdown_timer);
+    shutdown_timer.data = d;
+    uv_timer_start(&shutdown_timer, on_shutdown_timer, 0, 0);
 }
 
 static void on_shutdown_stopped(void *data, bool ok, const char *msg)

@@ -21,6 +21,7 @@
 #include "src/log.h"
 #include "src/pgq.h"
 #include "src/proc.h"
+#include "src/util.h"
 
 #define READY_POLL_MS     100
 #define STATUS_TIMEOUT_MS 5000
@@ -219,6 +220,10 @@ int pg_init(struct pg *pg, uv_loop_t *loop, const struct cfg *cfg, char *err, si
              cfg->postgresql.use_unix_socket && pg->socket_dir[0] ? pg->socket_dir
                                                                   : pg->connect_host,
              pg->port, pg->superuser, pg->pgpass);
+    if (util_mkdir_p(dir, 0700) != 0) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
     if (write_pgpass(pg) != 0) {
         snprintf(err, errlen, "cannot write %s: %s", pg->pgpass, strerror(errno));
         return -1;
@@ -904,7 +909,9 @@ static void on_rewind(void *data, const struct proc_result *r)
                 r->exit_status < 0 ? r->error : last_line(r->output, line, sizeof(line)));
         return;
     }
-    op_done(o, true, "pg_rewind from %s done", o->src.name);
+    /* pg_rewind's own verdict ("Done!" or "no rewind required") is worth a log line. */
+    op_done(o, true, "pg_rewind from %s: %s", o->src.name,
+            last_line(r->output, line, sizeof(line)));
 }
 
 void pg_rewind(struct pg *pg, const struct pg_source *src, pg_done_cb cb, void *data)

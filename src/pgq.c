@@ -32,8 +32,11 @@ static void on_poll_closed(uv_handle_t *h)
 static void drop_poll(struct pgq *q)
 {
     if (q->poll) {
-        uv_poll_stop(q->poll);
-        uv_close((uv_handle_t *)q->poll, on_poll_closed);
+        /* At shutdown the daemon may already have closed every handle (uv_walk). */
+        if (!uv_is_closing((uv_handle_t *)q->poll)) {
+            uv_poll_stop(q->poll);
+            uv_close((uv_handle_t *)q->poll, on_poll_closed);
+        }
         q->poll = NULL;
         q->poll_fd = -1;
     }
@@ -52,6 +55,12 @@ static void finish(struct pgq *q, bool ok, const char *error)
         return;
     q->phase = PH_DONE;
     drop_poll(q);
+    if (uv_is_closing((uv_handle_t *)&q->timer)) {
+        if (q->conn)
+            PQfinish(q->conn);
+        q->conn = NULL;
+        return;
+    }
     uv_timer_stop(&q->timer);
     if (q->cb)
         q->cb(q->data, ok, ok ? q->last : NULL, ok ? "" : error);
@@ -106,6 +115,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
     struct pgq *q = h->data;
     (void)events;
     /* Stop before calling into libpq: it may close this socket (libnotes.md). */
+    if (uv_is_closing((uv_handle_t *)h))
+        return;
     uv_poll_stop(h);
     if (status < 0 && q->phase == PH_CONNECT) {
         /* Let PQconnectPoll report the real error. */

@@ -16,6 +16,7 @@
 #include "src/config.h"
 #include "src/httpc.h"
 #include "src/log.h"
+#include "src/util.h"
 
 #define META_FILE          "raftgres.json"
 #define TICK_MS            100
@@ -240,23 +241,6 @@ int rnode_check(const struct cfg *cfg, char *err, size_t errlen)
     return probe_port(cfg->raft.self_addr, err, errlen);
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char buf[4096];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, mode) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    if (mkdir(buf, mode) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
 /* ---- Raft state observation and the lease watch ------------------------------------ */
 
 static const char *state_name(int s)
@@ -288,6 +272,8 @@ static void notify(struct rnode *n)
         uv_timer_start(&n->notify_timer, on_notify, 0, 0);
 }
 
+static void leader_barrier(struct rnode *n);
+
 static void on_expire_done(void *data, int status, const struct fsm_result *res)
 {
     struct rnode *n = data;
@@ -316,6 +302,7 @@ static void observe(struct rnode *n)
              * holder's own deadline, never earlier (design.md section 3). */
             lease_watch_reset(&n->watch, now);
             n->leader_since_ms = now;
+            leader_barrier(n);
         } else if (n->last_state == RAFT_LEADER) {
             lease_watch_stop(&n->watch);
             log_info("Raft: this member (%s) is no longer the Raft leader (now %s, term %llu)",
@@ -400,6 +387,30 @@ static int apply_and_observe(struct raft_fsm *rf, const struct raft_buffer *buf,
     if (ha_digest(&n->fsm) != digest)
         notify(n);
     return rc;
+}
+
+/* A new Raft leader may not have applied every committed entry of earlier terms until an
+ * entry of its own term commits (Raft section 8): a barrier tells when its state machine
+ * is current. */
+static void on_barrier(struct raft_barrier *req, int status)
+{
+    struct rnode *n = req->data;
+    free(req);
+    if (status == 0 && !n->closing) {
+        n->leader_ready = true;
+        notify(n);
+    }
+}
+
+static void leader_barrier(struct rnode *n)
+{
+    n->leader_ready = false;
+    struct raft_barrier *b = calloc(1, sizeof(*b));
+    if (!b)
+        return;
+    b->data = n;
+    if (raft_barrier(&n->raft, b, on_barrier) != 0)
+        free(b);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -664,6 +675,18 @@ int rnode_add_voter(struct rnode *n, const char *address,
 
 /* ---- accessors ---------------------------------------------------------------------- */
 
+bool rnode_caught_up(struct rnode *n)
+{
+    raft_id lid = 0;
+    const char *laddr = NULL;
+    raft_leader(&n->raft, &lid, &laddr);
+    if (!lid || n->raft.commit_index == 0)
+        return false;
+    if (raft_state(&n->raft) == RAFT_LEADER)
+        return n->leader_ready;
+    return raft_last_applied(&n->raft) >= n->raft.commit_index;
+}
+
 bool rnode_is_leader(struct rnode *n)
 {
     return n->started && raft_state(&n->raft) == RAFT_LEADER;
@@ -739,7 +762,7 @@ int rnode_start(struct rnode *n, uv_loop_t *loop, const struct cfg *cfg, bool jo
                 return -1;
             }
 
-    if (mkdir_p(n->data_dir, 0700) != 0) {
+    if (util_mkdir_p(n->data_dir, 0700) != 0) {
         snprintf(err, errlen, "cannot create raft.data_dir %s: %s", n->data_dir, strerror(errno));
         return -1;
     }

@@ -60,6 +60,7 @@ struct rnode {
     raft_id last_leader;
     unsigned long long last_term;
     uint64_t leader_since_ms; /* monotonic ms when this member became Raft leader */
+    bool leader_ready;        /* leader: a barrier of our term committed (state is current) */
 
     /* Leader-side lease watch: proposes expire(holder, version). */
     struct lease_watch watch;
@@ -106,6 +107,9 @@ int rnode_apply_local(struct rnode *n, const void *entry, size_t len, rnode_prop
 void rnode_detach(struct rnode *n, void *data);
 
 bool rnode_is_leader(struct rnode *n);
+/* A Raft leader is known and this member's state machine has applied everything the
+ * leader committed (on the Raft leader itself: an entry of its term has committed). */
+bool rnode_caught_up(struct rnode *n);
 const char *rnode_role(struct rnode *n); /* "leader", "follower", "candidate", "unavailable" */
 void rnode_leader(struct rnode *n, raft_id *id, const char **address);
 unsigned long long rnode_term(struct rnode *n);

@@ -32,8 +32,17 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
+def pg_cluster(request):
+    yield from _cluster(request, pg=True)
+
+
+@pytest.fixture
 def cluster(request):
-    c = Cluster(3)
+    yield from _cluster(request)
+
+
+def _cluster(request, **kw):
+    c = Cluster(3, **kw)
     try:
         yield c
     finally:
@@ -43,7 +52,7 @@ def cluster(request):
             # The members' logs are the first thing an operator would read.
             for m in c.members:
                 try:
-                    tail = m.log().splitlines()[-40:]
+                    tail = m.log().splitlines()[-60:]
                 except OSError:
                     continue
                 print(f"\n----- {m.name} log (last 40 lines) -----")

@@ -37,8 +37,8 @@ def wait_for(cond, timeout, interval=0.05, what="condition"):
             last = cond()
             if last:
                 return last
-        except (OSError, ValueError, urllib.error.URLError):
-            pass
+        except Exception as e:  # noqa: BLE001 - a member not ready yet is not a failure
+            last = e
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
@@ -82,10 +82,49 @@ class Member:
         self.log_path = os.path.join(cluster.dir, f"{name}.log")
         self.proc = None
         self.extra = {}
+        self.pg_port = free_port()
+        self.pg_data = os.path.join(self.dir, "data")
+
+    def pg_yaml(self):
+        """The postgresql/bootstrap sections of a member that manages PostgreSQL."""
+        return f"""  initdb:
+  - encoding: UTF8
+  - data-checksums
+  pg_hba:
+  - host replication replicator 127.0.0.1/32 md5
+  - host all all 127.0.0.1/32 md5
+  users:
+    admin:
+      password: admin
+      options: [createrole, createdb]
+postgresql:
+  listen: 127.0.0.1:{self.pg_port}
+  connect_address: 127.0.0.1:{self.pg_port}
+  data_dir: {self.pg_data}
+  use_pg_rewind: true
+  authentication:
+    replication:
+      username: replicator
+      password: rep-pass
+    superuser:
+      username: postgres
+      password: su-pass
+  parameters:
+    unix_socket_directories: {self.dir}
+    shared_buffers: 16MB
+    max_connections: 30
+"""
 
     def write_config(self, partners, scope=None, extra_yaml=""):
         scope = scope or self.cluster.scope
         plist = "\n".join(f"    - {p}" for p in partners)
+        pg = self.cluster.pg
+        dcs_pg = """    postgresql:
+      use_pg_rewind: true
+      use_slots: true
+      parameters:
+        wal_keep_size: 64MB
+""" if pg else ""
         text = f"""scope: {scope}
 name: {self.name}
 restapi:
@@ -98,11 +137,12 @@ raft:
 {plist}
 bootstrap:
   dcs:
-    ttl: 30
-    loop_wait: 1
-    retry_timeout: 10
-log:
-  level: INFO
+    ttl: {self.cluster.ttl}
+    loop_wait: {self.cluster.loop_wait}
+    retry_timeout: 3
+    maximum_lag_on_failover: 10485760
+{dcs_pg}{self.pg_yaml() if pg else ""}log:
+  level: {os.environ.get("RAFTGRES_TEST_LOG_LEVEL", "INFO")}
 {extra_yaml}"""
         with open(self.config, "w") as f:
             f.write(text)
@@ -164,10 +204,69 @@ log:
         with open(self.log_path, "r", errors="replace") as f:
             return f.read()
 
+    def patroni(self):
+        status, body, _, _ = self.get("/patroni")
+        return status, body
+
+    def role(self):
+        try:
+            return self.patroni()[1].get("role")
+        except (OSError, AttributeError, urllib.error.URLError):
+            return None
+
+    def sql(self, query, user="postgres", password="su-pass", timeout=5, autocommit=True):
+        import psycopg2
+        conn = psycopg2.connect(host="127.0.0.1", port=self.pg_port, user=user,
+                                password=password, dbname="postgres", connect_timeout=timeout)
+        try:
+            conn.autocommit = autocommit
+            with conn.cursor() as cur:
+                cur.execute(query)
+                return cur.fetchall() if cur.description else None
+        finally:
+            conn.close()
+
+    def postmaster_pid(self):
+        try:
+            with open(os.path.join(self.pg_data, "postmaster.pid")) as f:
+                pid = int(f.readline())
+            os.kill(pid, 0)
+            return pid
+        except (OSError, ValueError):
+            return None
+
+    def kill_machine(self):
+        """The machine dies: the daemon and its PostgreSQL vanish at once (SIGKILL)."""
+        pid = self.postmaster_pid()
+        self.kill()
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            wait_for(lambda: not _alive(pid), 10, what="postmaster gone")
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie child is dead for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
 
 class Cluster:
-    def __init__(self, n=3, scope="batman"):
+    def __init__(self, n=3, scope="batman", pg=False, ttl=20, loop_wait=1):
         self.scope = scope
+        self.pg = pg
+        self.ttl = ttl
+        self.loop_wait = loop_wait
+        self.haproxy = None
         self.dir = tempfile.mkdtemp(prefix="raftgres-test-")
         os.chmod(self.dir, 0o755)
         if os.geteuid() == 0:
@@ -203,6 +302,82 @@ class Cluster:
     def wait_leader(self, timeout=10, members=None):
         return wait_for(lambda: self.leader_view(members), timeout, what="one agreed Raft leader")
 
+    def primary(self):
+        """The member whose /primary answers 200 (exactly one, else None)."""
+        ps = [m for m in self.running() if m.get("/primary")[0] == 200]
+        return ps[0] if len(ps) == 1 else None
+
+    def wait_pg_ready(self, timeout=90):
+        """One primary and every other running member a streaming replica."""
+        def ready():
+            p = self.primary()
+            if not p:
+                return None
+            for m in self.running():
+                if m is p:
+                    continue
+                st, body = m.patroni()
+                if st != 200 or body.get("role") != "replica" or \
+                        body.get("replication_state") != "streaming":
+                    return None
+            return p
+        return wait_for(ready, timeout, interval=0.2, what="primary and streaming replicas")
+
+    def start_haproxy(self):
+        self.ha_write_port, self.ha_read_port = free_port(), free_port()
+        servers_w = "\n".join(
+            f"    server {m.name} 127.0.0.1:{m.pg_port} maxconn 100 check port {m.api_port}"
+            for m in self.members)
+        cfg = f"""global
+    maxconn 100
+defaults
+    mode tcp
+    retries 2
+    timeout client 30m
+    timeout connect 4s
+    timeout server 30m
+    timeout check 2s
+listen primary
+    bind 127.0.0.1:{self.ha_write_port}
+    option httpchk OPTIONS /primary
+    http-check expect status 200
+    default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
+{servers_w}
+listen standbys
+    balance roundrobin
+    bind 127.0.0.1:{self.ha_read_port}
+    option httpchk OPTIONS /replica
+    http-check expect status 200
+    default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
+{servers_w}
+"""
+        path = os.path.join(self.dir, "haproxy.cfg")
+        with open(path, "w") as f:
+            f.write(cfg)
+        self.haproxy = subprocess.Popen(["haproxy", "-f", path, "-db"],
+                                        stdout=open(os.path.join(self.dir, "haproxy.log"), "ab"),
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.pids.add(self.haproxy.pid)
+
+    def wait_routed(self, port, query, expect, timeout=30):
+        """HAProxy starts with every server UP until its checks say otherwise: wait until
+        six connections in a row give the expected answer."""
+        def stable():
+            return all(self.sql_via(port, query)[0][0] == expect for _ in range(6))
+        wait_for(stable, timeout, interval=0.2, what=f"HAProxy routing on port {port}")
+
+    def sql_via(self, port, query, timeout=3):
+        import psycopg2
+        conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", password="su-pass",
+                                dbname="postgres", connect_timeout=timeout)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(query)
+                return cur.fetchall() if cur.description else None
+        finally:
+            conn.close()
+
     def member_by_addr(self, addr):
         return next(m for m in self.members if m.raft_addr == addr)
 
@@ -224,6 +399,20 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 m.proc.kill()
                 m.proc.wait()
+        if self.haproxy and self.haproxy.poll() is None:
+            self.haproxy.terminate()
+            try:
+                self.haproxy.wait(5)
+            except subprocess.TimeoutExpired:
+                self.haproxy.kill()
+        # PostgreSQL survives its daemon (like Patroni's); stop what is left, by PID.
+        for m in self.members:
+            pid = m.postmaster_pid()
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGQUIT)
+                except ProcessLookupError:
+                    pass
         for pid in list(self.pids):  # anything else we started, by PID
             try:
                 os.kill(pid, signal.SIGKILL)

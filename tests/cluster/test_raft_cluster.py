@@ -172,15 +172,16 @@ def test_raftgresctl_list(started):
     c = started
     wait_for(lambda: all(x["name"] for x in c.members[0].cluster_state()["members"]), 10,
              what="registration")
-    r = c.ctl("list")
+    r = c.ctl("list", "-e")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].startswith("+ Cluster: batman (")
-    assert "| Member" in lines[1] and "Raft role" in lines[1]
+    assert lines[0].startswith("+ Cluster: batman (uninitialized)")
+    for col in ("Member", "Host", "Role", "State", "TL", "Lag in MB", "Raft role"):
+        assert col in lines[1]
     body = [l for l in lines if l.startswith("| node")]
     assert len(body) == 3
     assert sum(1 for l in body if "| leader" in l) == 1
-    r = c.ctl("list", "-f", "json")
+    r = c.ctl("list", "-e", "-f", "json")
     assert r.returncode == 0
     rows = json.loads(r.stdout)
     assert sorted(x["Member"] for x in rows) == ["node1", "node2", "node3"]

@@ -18,7 +18,7 @@ def test_invalid_config_refuses_and_writes_nothing(cluster):
     with open(m.config, "a") as f:
         f.write("bootstrap_typo: 1\n")
     with open(m.config) as f:
-        text = f.read().replace("ttl: 30", "ttl: thirty")
+        text = f.read().replace(f"ttl: {cluster.ttl}", "ttl: thirty")
     with open(m.config, "w") as f:
         f.write(text)
     r = m.run_once()
