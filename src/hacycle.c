@@ -561,11 +561,16 @@ static void on_history(void *data, int status, const struct fsm_result *res)
     (void)res;
 }
 
+static void manage_slots(struct daemon *d);
+
 static void on_promote_checkpoint(void *data, bool ok, const char *msg)
 {
     struct daemon *d = data;
     if (!ok)
         log_warning("checkpoint after promote failed: %s", msg);
+    /* The other members' slots at once, so they stream from us without waiting. */
+    d->pg.st.is_primary = true;
+    manage_slots(d);
     finish_busy(d, "promote", true, "done");
 }
 
@@ -774,6 +779,17 @@ static void decide_and_act(struct daemon *d)
      * replays the log first; until then its state machine may look empty (no initialize
      * key, no lock) and any decision would be taken on a past that no longer holds. */
     if (!rnode_caught_up(&d->rn)) {
+        /* Safety does not wait for the cluster: a primary whose lease ran out by its own
+         * clock fences itself even (especially) when it cannot reach a Raft majority. */
+        struct pg_status cur;
+        ha_status(d, &cur);
+        if (cur.state == PGS_RUNNING && cur.is_primary && !cur.lease_valid && !cur.paused &&
+            d->ha.busy == NULL) {
+            log_info("demoting self because the leader lock could not be renewed before the "
+                     "lease ran out (no Raft majority reachable)");
+            do_demote(d);
+            return;
+        }
         uint64_t now = now_ms();
         if (now - d->ha.last_reason_ms >= loop_wait_ms(d)) {
             log_info("waiting for the cluster state: no Raft leader known or log not applied "

@@ -173,3 +173,36 @@ def test_postgres_crash_on_the_primary_restarts_in_place(running):
     assert p.cluster_state()["leader_lock"]["holder"] == p.name
     assert "postmaster exited unexpectedly" in p.log()
     assert all(m.get("/primary")[0] == 503 for m in c.members if m is not p)
+
+
+def test_primary_without_quorum_demotes_before_its_lease_runs_out(running):
+    """The two other members freeze (SIGSTOP): no Raft majority, no renew. The primary
+    must stop being writable before the ttl after its last renew, when the others could
+    elect a new primary (design.md section 3)."""
+    c = running
+    p = c.primary_member
+    others = [m for m in c.members if m is not p]
+    for m in others:
+        os.kill(m.proc.pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        wait_for(lambda: p.get("/primary")[0] == 503, c.ttl, interval=0.1,
+                 what="/primary turns 503")
+        t_unhealthy = time.monotonic() - t0
+        # PostgreSQL itself stops accepting writes (demoted to a standby, or stopped).
+        def read_only():
+            try:
+                return p.sql("SELECT pg_is_in_recovery()")[0][0] is True
+            except Exception:  # noqa: BLE001 - stopped counts as not writable
+                return True
+        wait_for(read_only, c.ttl, interval=0.1, what="primary no longer writable")
+        t_fenced = time.monotonic() - t0
+        # Both happen before the ttl since the last renew (at most loop_wait before t0).
+        assert t_unhealthy < c.ttl - 1, t_unhealthy
+        assert t_fenced < c.ttl - 1, t_fenced
+        assert "demoting self because the leader lock could not be renewed" in p.log()
+    finally:
+        for m in others:
+            os.kill(m.proc.pid, signal.SIGCONT)
+    # Quorum back: one primary again, and the cluster settles.
+    c.wait_pg_ready(timeout=90)
