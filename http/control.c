@@ -531,9 +531,8 @@ static int64_t parse_seconds(const json_t *v)
         const char *q = s + (*s == '+' || *s == '-');
         if (!isdigit((unsigned char)*q) && *q != '.')
             return -1;
-        for (const char *c = q; *c && !isspace((unsigned char)*c); c++)
-            if (*c == 'x' || *c == 'X' || *c == 'n' || *c == 'N' || *c == 'i' || *c == 'I')
-                return -1;
+        if (q[0] == '0' && (q[1] == 'x' || q[1] == 'X'))
+            return -1;
         val = strtod(s, &end);
         if (end == s)
             return -1;
