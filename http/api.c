@@ -4,15 +4,19 @@
 
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/time.h>
 #include <time.h>
 #include <string.h>
 
+#include "http/control.h"
 #include "http/health.h"
 #include "src/config.h"
 #include "src/daemon.h"
+#include "src/dyncfg.h"
 #include "src/hacycle.h"
 #include "src/pg.h"
 #include "src/log.h"
@@ -193,6 +197,16 @@ static json_t *cluster_json(struct api *a)
         "pause", f->pause);
     if (f->initialize[0])
         json_object_set_new(out, "system_identifier", json_string(f->initialize));
+    if (f->failover.pending && f->failover.scheduled_at) {
+        time_t secs = (time_t)(f->failover.scheduled_at / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        char at[64];
+        strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+        json_object_set_new(out, "scheduled_switchover",
+                            json_pack("{s:s, s:s, s:s}", "at", at, "from", f->failover.leader, "to",
+                                      f->failover.candidate));
+    }
     return out;
 }
 
@@ -226,7 +240,7 @@ static int h_liveness(struct api *a, h2o_req_t *req)
     /* Patroni: 200 while the HA loop is running; 503 when it has not completed a cycle
      * within ttl (the loop is stuck). */
     uint64_t now = rnode_now_ms();
-    uint64_t ttl_ms = (uint64_t)a->d->cfg->dcs.ttl * 1000u;
+    uint64_t ttl_ms = (uint64_t)a->d->dyn.ttl * 1000u;
     if (a->d->last_cycle_ms && now - a->d->last_cycle_ms > ttl_ms)
         return send_message(req, 503, "the HA loop has not run for %llu ms",
                             (unsigned long long)(now - a->d->last_cycle_ms));
@@ -438,12 +452,376 @@ static int h_members(struct api *a, h2o_req_t *req)
     return 0;
 }
 
+/* ---- control endpoints (switchover, failover, config, restart, ...) ------------------------ */
+
+static json_t *body_json(h2o_req_t *req)
+{
+    return json_loadb(req->entity.base ? req->entity.base : "", req->entity.len, 0, NULL);
+}
+
+static int64_t wall_now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* The cluster as control_check_switchover() sees it. */
+struct view_buf {
+    struct control_member m[FSM_MAX_MEMBERS];
+    struct control_view v;
+};
+
+static void build_view(struct api *a, struct view_buf *b)
+{
+    const struct fsm *f = &a->d->rn.fsm;
+    memset(b, 0, sizeof(*b));
+    for (uint32_t i = 0; i < f->n_members && i < FSM_MAX_MEMBERS; i++) {
+        const struct fsm_member *m = &f->members[i];
+        struct pg_tags t;
+        pg_tags_parse(m->tags, &t);
+        struct control_member *c = &b->m[b->v.n_members++];
+        c->name = m->name;
+        c->running = !strcmp(m->state, "running");
+        c->is_leader = !strcmp(f->lock.holder, m->name);
+        c->streaming = c->running && !c->is_leader;
+        c->nofailover = t.nofailover || t.failover_priority <= 0;
+        uint64_t pos = m->received_lsn > m->replayed_lsn ? m->received_lsn : m->replayed_lsn;
+        c->lag = c->is_leader    ? 0
+                 : f->optime_lsn ? (int64_t)(f->optime_lsn > pos ? f->optime_lsn - pos : 0)
+                                 : -1;
+    }
+    b->v.leader = f->lock.holder;
+    b->v.members = b->m;
+    b->v.maximum_lag_on_failover = a->d->dyn.maximum_lag_on_failover;
+    b->v.paused = f->pause;
+    b->v.synchronous_mode = a->d->dyn.synchronous_mode;
+}
+
+/* A switchover/failover "now" is answered when it is over: the lock holder changed to the
+ * candidate and the request is cleared (200), or the request is gone with the old holder
+ * still in place (503), or after a deadline (503, status unknown). */
+struct sw_wait {
+    struct deferred *def;
+    struct api *a;
+    uv_timer_t timer;
+    char old_leader[FSM_NAME_MAX + 1];
+    char candidate[FSM_NAME_MAX + 1];
+    uint64_t deadline;
+    bool seen_request;
+    bool failover;
+};
+
+static void sw_wait_free(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void sw_wait_poll(uv_timer_t *t)
+{
+    struct sw_wait *w = t->data;
+    const struct fsm *f = &w->a->d->rn.fsm;
+    const char *holder = f->lock.holder;
+    int status = 0;
+    char msg[300];
+    bool done_holder = holder[0] && strcmp(holder, w->old_leader) &&
+                       (!w->candidate[0] || !strcmp(holder, w->candidate));
+    const struct fsm_member *hm = done_holder ? fsm_member_find(f, holder) : NULL;
+    if (done_holder && !f->failover.pending && hm && !strcmp(hm->role, "master")) {
+        status = 200;
+        snprintf(msg, sizeof(msg), "Successfully %s over to \"%s\"",
+                 w->failover ? "failed" : "switched", holder);
+    } else if (f->failover.pending) {
+        w->seen_request = true;
+    } else if (w->seen_request && !done_holder) {
+        status = 503;
+        snprintf(msg, sizeof(msg), "%s failed", w->failover ? "Failover" : "Switchover");
+    }
+    if (!status && rnode_now_ms() > w->deadline) {
+        status = 503;
+        snprintf(msg, sizeof(msg), "%s status unknown", w->failover ? "Failover" : "Switchover");
+    }
+    if (!status) {
+        uv_timer_start(&w->timer, sw_wait_poll, 100, 0);
+        return;
+    }
+    h2o_req_t *req = deferred_take(w->def);
+    if (req)
+        send_message(req, status, "%s", msg);
+    uv_close((uv_handle_t *)&w->timer, sw_wait_free);
+}
+
+struct propose_answer {
+    struct deferred *def;
+    struct api *a;
+    int ok_status;
+    char ok_msg[300];
+    bool failover;
+    bool wait;
+    char old_leader[FSM_NAME_MAX + 1];
+    char candidate[FSM_NAME_MAX + 1];
+};
+
+static void on_control_proposed(void *data, int status, const struct fsm_result *res)
+{
+    struct propose_answer *p = data;
+    h2o_req_t *req = deferred_take(p->def);
+    if (!req) {
+        free(p);
+        return;
+    }
+    if (status != RNODE_OK) {
+        send_message(req, 503, "not applied: %s", rnode_strerror(status));
+    } else if (res->rc != FSM_OK) {
+        send_message(req, res->rc == FSM_ECONFLICT ? 409 : 400, "not applied: %s", res->msg);
+    } else if (p->wait) {
+        struct sw_wait *w = calloc(1, sizeof(*w));
+        w->a = p->a;
+        w->def = deferred_new(req);
+        w->failover = p->failover;
+        snprintf(w->old_leader, sizeof(w->old_leader), "%s", p->old_leader);
+        snprintf(w->candidate, sizeof(w->candidate), "%s", p->candidate);
+        w->deadline = rnode_now_ms() + 60000;
+        uv_timer_init(p->a->d->loop, &w->timer);
+        w->timer.data = w;
+        uv_timer_start(&w->timer, sw_wait_poll, 50, 0);
+    } else if (p->a->d->ha.last_config_reply) {
+        json_t *body = p->a->d->ha.last_config_reply;
+        p->a->d->ha.last_config_reply = NULL;
+        send_json(req, p->ok_status, body);
+    } else {
+        send_message(req, p->ok_status, "%s", p->ok_msg);
+    }
+    free(p);
+}
+
+static int propose_and_answer(struct api *a, h2o_req_t *req, const struct fsm_cmd *cmd,
+                              struct propose_answer *p)
+{
+    p->a = a;
+    p->def = deferred_new(req);
+    int rc = rnode_propose(&a->d->rn, cmd, on_control_proposed, p);
+    if (rc != 0) {
+        deferred_take(p->def);
+        free(p);
+        return send_message(req, 503, "cannot reach the cluster: %s", rnode_strerror(rc));
+    }
+    return 0;
+}
+
+static int h_switchover_common(struct api *a, h2o_req_t *req, bool failover)
+{
+    struct control_switchover r;
+    char msg[400];
+    int st = control_parse_switchover(req->entity.base ? req->entity.base : "", req->entity.len,
+                                      failover, wall_now_ms(), &r, msg, sizeof(msg));
+    if (st)
+        return send_message(req, st, "%s", msg);
+    struct view_buf vb;
+    build_view(a, &vb);
+    char chosen[FSM_NAME_MAX + 1] = "";
+    st = control_check_switchover(&r, &vb.v, failover, chosen, sizeof(chosen), msg, sizeof(msg));
+    if (st)
+        return send_message(req, st, "%s", msg);
+    const struct fsm *f = &a->d->rn.fsm;
+    struct fsm_cmd cmd;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = FSM_CMD_FAILOVER_SET;
+    cmd.u.failover_set.leader = r.leader[0] ? r.leader : f->lock.holder;
+    cmd.u.failover_set.candidate = r.candidate[0] ? r.candidate : chosen;
+    cmd.u.failover_set.scheduled_at = r.scheduled_at_ms;
+    struct propose_answer *p = calloc(1, sizeof(*p));
+    p->failover = failover;
+    snprintf(p->old_leader, sizeof(p->old_leader), "%s", f->lock.holder);
+    snprintf(p->candidate, sizeof(p->candidate), "%s", cmd.u.failover_set.candidate);
+    if (r.scheduled_at_ms) {
+        p->ok_status = 202;
+        char when[64];
+        time_t secs = (time_t)(r.scheduled_at_ms / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+        snprintf(p->ok_msg, sizeof(p->ok_msg), "Switchover scheduled at: %s", when);
+    } else {
+        p->wait = true;
+    }
+    return propose_and_answer(a, req, &cmd, p);
+}
+
+static int h_switchover(struct api *a, h2o_req_t *req)
+{
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE"))) {
+        const struct fsm *f = &a->d->rn.fsm;
+        if (!f->failover.pending || !f->failover.scheduled_at)
+            return send_message(req, 404, "no scheduled switchover");
+        struct fsm_cmd cmd;
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.type = FSM_CMD_FAILOVER_CLEAR;
+        cmd.u.failover_clear.expected_version = f->failover.version;
+        struct propose_answer *p = calloc(1, sizeof(*p));
+        p->ok_status = 200;
+        snprintf(p->ok_msg, sizeof(p->ok_msg), "scheduled switchover deleted");
+        return propose_and_answer(a, req, &cmd, p);
+    }
+    return h_switchover_common(a, req, false);
+}
+
+static int h_failover(struct api *a, h2o_req_t *req)
+{
+    return h_switchover_common(a, req, true);
+}
+
+static json_t *current_config(struct api *a)
+{
+    json_t *c = json_deep_copy(a->d->dyn.json ? a->d->dyn.json : json_object());
+    json_object_del(c, "pause");
+    if (a->d->rn.fsm.pause)
+        json_object_set_new(c, "pause", json_true());
+    return c;
+}
+
+static int h_config(struct api *a, h2o_req_t *req)
+{
+    dyncfg_refresh(a->d);
+    bool get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+               h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) ||
+               h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"));
+    if (get)
+        return send_json(req, 200, current_config(a));
+    bool patch = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PATCH"));
+    json_t *body = body_json(req);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        return send_message(req, 400, "the body must be a JSON object");
+    }
+    char msg[400];
+    json_t *cur = current_config(a);
+    json_t *next = patch ? control_merge_patch(cur, body, msg, sizeof(msg)) : json_incref(body);
+    json_decref(cur);
+    json_decref(body);
+    if (!next)
+        return send_message(req, 400, "%s", msg);
+    int st = control_validate_dynamic_config(next, msg, sizeof(msg));
+    if (st) {
+        json_decref(next);
+        return send_message(req, st, "%s", msg);
+    }
+    const struct fsm *f = &a->d->rn.fsm;
+    bool want_pause = json_is_true(json_object_get(next, "pause"));
+    if (want_pause != f->pause) {
+        /* The pause flag lives in its own key of the state machine. */
+        struct fsm_cmd pc;
+        memset(&pc, 0, sizeof(pc));
+        pc.type = FSM_CMD_PAUSE_SET;
+        pc.u.pause_set.pause = want_pause;
+        rnode_propose(&a->d->rn, &pc, NULL, NULL);
+    }
+    json_object_del(next, "pause");
+    char *text = json_dumps(next, JSON_COMPACT | JSON_SORT_KEYS);
+    if (want_pause)
+        json_object_set_new(next, "pause", json_true());
+    struct fsm_cmd cmd;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = FSM_CMD_CONFIG_SET;
+    cmd.u.config_set.expected_version = f->config_version;
+    cmd.u.config_set.json = text;
+    struct propose_answer *p = calloc(1, sizeof(*p));
+    p->ok_status = 200;
+    json_decref(a->d->ha.last_config_reply);
+    a->d->ha.last_config_reply = next;
+    int rc = propose_and_answer(a, req, &cmd, p);
+    free(text);
+    return rc;
+}
+
+static void on_restart_done(void *data, bool ok, const char *msg)
+{
+    h2o_req_t *req = deferred_take(data);
+    if (req)
+        send_message(req, ok ? 200 : 503, "%s", msg);
+}
+
+static int h_restart(struct api *a, h2o_req_t *req)
+{
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE")))
+        return send_message(req, 404, "no restart is scheduled");
+    struct control_restart r;
+    char msg[400];
+    int st = control_parse_restart(req->entity.base ? req->entity.base : "", req->entity.len,
+                                   wall_now_ms(), &r, msg, sizeof(msg));
+    if (st)
+        return send_message(req, st, "%s", msg);
+    if (r.schedule_ms)
+        return send_message(req, 422,
+                            "scheduled restarts are not supported yet: restart now or "
+                            "schedule it outside raftgres");
+    struct pg_status ps;
+    ha_status(a->d, &ps);
+    if (!control_restart_matches(&r, pg_role_name(&ps), ps.pending_restart, ps.server_version))
+        return send_message(req, 503, "restart conditions are not satisfied");
+    struct deferred *def = deferred_new(req);
+    if (ha_restart(a->d, on_restart_done, def, msg, sizeof(msg)) != 0) {
+        deferred_take(def);
+        return send_message(req, 503, "%s", msg);
+    }
+    return 0;
+}
+
+static int h_reload(struct api *a, h2o_req_t *req)
+{
+    if (!a->d->ha.enabled || !pg_is_running(&a->d->pg))
+        return send_message(req, 503, "postgres is not running");
+    struct deferred *def = deferred_new(req);
+    pg_reload(&a->d->pg, on_restart_done, def);
+    return 0;
+}
+
+static int h_reinitialize(struct api *a, h2o_req_t *req)
+{
+    bool force = false;
+    char msg[400];
+    int st = control_parse_reinitialize(req->entity.base ? req->entity.base : "", req->entity.len,
+                                        &force, msg, sizeof(msg));
+    if (st)
+        return send_message(req, st, "%s", msg);
+    if (ha_reinitialize(a->d, force, msg, sizeof(msg)) != 0)
+        return send_message(req, 503, "%s", msg);
+    return send_message(req, 200, "reinitialize started");
+}
+
+/* Basic auth for unsafe methods when restapi.authentication is set (Patroni). */
+static bool authorized(struct api *a, h2o_req_t *req)
+{
+    const struct cfg *c = a->d->cfg;
+    if (!c->restapi.username || !c->restapi.password)
+        return true;
+    char plain[512], expect[800];
+    int n = snprintf(plain, sizeof(plain), "%s:%s", c->restapi.username, c->restapi.password);
+    EVP_EncodeBlock((unsigned char *)expect, (const unsigned char *)plain, n);
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i < 0)
+        return false;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    if (v.len < 6 || strncasecmp(v.base, "Basic ", 6) != 0)
+        return false;
+    return const_time_eq(v.base + 6, v.len - 6, expect, strlen(expect));
+}
+
 /* ---- routing --------------------------------------------------------------------------- */
 
 static const struct route routes[] = {
-    {"/cluster", M_READ, h_cluster},      {"/history", M_READ, h_history},
-    {"/liveness", M_READ, h_liveness},    {"/health", M_READ, h_health},
-    {"/raft/propose", M_POST, h_propose}, {"/raft/members", M_POST, h_members},
+    {"/cluster", M_READ, h_cluster},
+    {"/history", M_READ, h_history},
+    {"/liveness", M_READ, h_liveness},
+    {"/health", M_READ, h_health},
+    {"/switchover", M_POST | M_DELETE, h_switchover},
+    {"/failover", M_POST, h_failover},
+    {"/config", M_READ | M_PATCH | M_PUT, h_config},
+    {"/restart", M_POST | M_DELETE, h_restart},
+    {"/reload", M_POST, h_reload},
+    {"/reinitialize", M_POST, h_reinitialize},
+    {"/raft/propose", M_POST, h_propose},
+    {"/raft/members", M_POST, h_members},
 };
 
 static int method_bit(h2o_iovec_t m)
@@ -489,13 +867,12 @@ static int health_route(struct api *a, h2o_req_t *req, enum health_kind kind)
         .name = d->cfg->name,
         .version = RAFTGRES_VERSION,
         .now_ms = now,
-        .next_run_ms = d->last_cycle_wall_ms
-                           ? d->last_cycle_wall_ms + (int64_t)d->cfg->dcs.loop_wait * 1000
-                           : 0,
-        .ttl_s = (uint32_t)d->cfg->dcs.ttl,
+        .next_run_ms =
+            d->last_cycle_wall_ms ? d->last_cycle_wall_ms + (int64_t)d->dyn.loop_wait * 1000 : 0,
+        .ttl_s = (uint32_t)d->dyn.ttl,
         .dcs_available = lid != 0,
         .dcs_last_seen_s = now / 1000,
-        .synchronous_mode = d->cfg->dcs.synchronous_mode,
+        .synchronous_mode = d->dyn.synchronous_mode,
     };
     const char *query = NULL;
     size_t qlen = 0;
@@ -541,6 +918,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (req->entity.base && req->entity.len > API_MAX_BODY)
             return send_message(req, 413, "request body of %zu bytes is over the limit of %d",
                                 req->entity.len, API_MAX_BODY);
+        if ((m & (M_POST | M_PUT | M_PATCH | M_DELETE)) && strncmp(routes[i].path, "/raft/", 6) &&
+            !authorized(a, req)) {
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                           H2O_STRLIT("Basic realm=\"raftgres\""));
+            return send_message(req, 401, "authentication required");
+        }
         return routes[i].fn(a, req);
     }
     return send_message(req, 404, "no such endpoint: %.*s", (int)plen, p);

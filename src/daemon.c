@@ -100,11 +100,25 @@ void daemon_register(struct daemon *d)
 
 static void begin_shutdown(struct daemon *d, int exit_code);
 
+static void on_reloaded(void *data, bool ok, const char *msg)
+{
+    (void)data;
+    if (ok)
+        log_info("reloaded the PostgreSQL configuration");
+    else
+        log_warning("reloading the PostgreSQL configuration failed: %s", msg);
+}
+
 static void cycle(uv_timer_t *t)
 {
     struct daemon *d = t->data;
     if (d->stopping)
         return;
+    if (dyncfg_refresh(d) && d->ha.enabled && pg_is_running(&d->pg) && !d->ha.busy) {
+        /* New dynamic parameters: rewrite the managed file and reload; those that need a
+         * restart show up as pending_restart. */
+        pg_reload(&d->pg, on_reloaded, d);
+    }
     if (strcmp(rnode_role(&d->rn), "unavailable") == 0) {
         /* RAFT_UNAVAILABLE is final for this struct raft (libnotes.md): exit and let the
          * supervisor restart us from the data dir. */
@@ -125,7 +139,7 @@ static void cycle(uv_timer_t *t)
     gettimeofday(&tv, NULL);
     d->last_cycle_wall_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
     if (!uv_is_active((uv_handle_t *)t))
-        schedule_cycle(d, (uint64_t)d->cfg->dcs.loop_wait * 1000u);
+        schedule_cycle(d, (uint64_t)d->dyn.loop_wait * 1000u);
 }
 
 static void schedule_cycle(struct daemon *d, uint64_t ms)
@@ -266,6 +280,7 @@ int daemon_run(struct cfg *cfg, bool join)
         goto out_config;
     }
     log_info("REST API listening on %s (%s)", cfg->restapi.listen, d.api_url);
+    dyncfg_refresh(&d);
     ha_init(&d, err, sizeof(err));
 
     uv_timer_init(&loop, &d.loop_timer);

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "http/api.h"
+#include "src/dyncfg.h"
 #include "src/ha.h"
 #include "src/pg.h"
 #include "src/rnode.h"
@@ -27,14 +28,16 @@ struct ha_state {
     const char *busy;     /* multi-step operation in flight, or NULL */
     bool bootstrap_failed, rewind_failed, clone_failed;
     uint64_t bootstrap_retry_ms;
-    bool startup_renew_done; /* the first renew after start (we may still hold the lock) */
+    bool startup_renew_done;      /* the first renew after start (we may still hold the lock) */
+    uint64_t renewed_for_version; /* lock version we renewed on first sight (restart, hand-over) */
     char last_leader[FSM_NAME_MAX + 1];
     uint64_t failed_since_ms;
     bool slots_inflight;
     uint64_t min_revision;
-        /* do not decide on a state older than our last lock change */ /* no new bootstrap attempt
-                                                                          before this (monotonic ms)
-                                                                        */
+    json_t *last_config_reply; /* PATCH/PUT /config: the body to answer once applied */
+    /* do not decide on a state older than our last lock change */ /* no new bootstrap attempt
+                                                                      before this (monotonic ms)
+                                                                    */
     bool pg_was_primary; /* last seen running as primary / controldata says so */
     /* Failover race: peers' WAL positions, valid while the lock stays free. */
     bool peers_collected;
@@ -58,6 +61,7 @@ struct daemon {
     struct api api;
     struct pg pg;
     struct ha_state ha;
+    struct dyncfg dyn; /* dynamic configuration in effect */
     uv_signal_t sigterm, sigint;
     uv_timer_t loop_timer; /* the periodic cycle (loop_wait) and its retries */
     char api_url[512];     /* http://connect_address/patroni, as Patroni registers it */

@@ -33,12 +33,12 @@ static int64_t wall_ms(void)
 
 static uint32_t ttl_ms(const struct daemon *d)
 {
-    return (uint32_t)d->cfg->dcs.ttl * 1000u;
+    return (uint32_t)d->dyn.ttl * 1000u;
 }
 
 static uint32_t loop_wait_ms(const struct daemon *d)
 {
-    return (uint32_t)d->cfg->dcs.loop_wait * 1000u;
+    return (uint32_t)d->dyn.loop_wait * 1000u;
 }
 
 uint64_t ha_safety_margin_ms(const struct daemon *d)
@@ -358,12 +358,33 @@ static void start_as(struct daemon *d, const char *target, bool primary)
 /* bootstrap: initdb → start → roles → post_init → INITIALIZE(sysid) */
 static void bootstrap_step(void *data, bool ok, const char *msg);
 
+static void on_config_stored(void *data, int status, const struct fsm_result *res)
+{
+    struct daemon *d = data;
+    if (status != RNODE_OK || (res->rc != FSM_OK && res->rc != FSM_ECONFLICT))
+        log_warning("storing bootstrap.dcs as the dynamic configuration failed: %s",
+                    status == RNODE_OK ? res->msg : rnode_strerror(status));
+    finish_busy(d, "bootstrap", true, "done");
+}
+
 static void on_initialize_result(void *data, int status, const struct fsm_result *res)
 {
     struct daemon *d = data;
     if (status == RNODE_OK && res->rc == FSM_OK) {
         log_info("initialized a new cluster (system identifier %s)", d->pg.st.sysid);
-        finish_busy(d, "bootstrap", true, "done");
+        /* bootstrap.dcs becomes the cluster's dynamic configuration (Patroni writes it
+         * to /config at initialize); CAS on "never set". */
+        char *text = json_dumps(d->cfg->dcs_json ? d->cfg->dcs_json : json_object(),
+                                JSON_COMPACT | JSON_SORT_KEYS);
+        struct fsm_cmd cmd;
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.type = FSM_CMD_CONFIG_SET;
+        cmd.u.config_set.expected_version = 0;
+        cmd.u.config_set.json = text ? text : "{}";
+        int rc = rnode_propose(&d->rn, &cmd, on_config_stored, d);
+        free(text);
+        if (rc != 0)
+            finish_busy(d, "bootstrap", true, "done (dynamic configuration not stored yet)");
     } else {
         d->ha.bootstrap_failed = true;
         finish_busy(d, "bootstrap", false, status == RNODE_OK ? res->msg : rnode_strerror(status));
@@ -571,6 +592,16 @@ static void on_promote_checkpoint(void *data, bool ok, const char *msg)
     /* The other members' slots at once, so they stream from us without waiting. */
     d->pg.st.is_primary = true;
     manage_slots(d);
+    /* A switchover or failover request is fulfilled by our promotion: clear it (CAS, so a
+     * newer request survives). */
+    const struct fsm_failover *fo = &fsm_of(d)->failover;
+    if (fo->pending && (!fo->candidate[0] || !strcmp(fo->candidate, d->cfg->name))) {
+        struct fsm_cmd cmd;
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.type = FSM_CMD_FAILOVER_CLEAR;
+        cmd.u.failover_clear.expected_version = fo->version;
+        rnode_propose(&d->rn, &cmd, on_simple_result, "failover_clear");
+    }
     finish_busy(d, "promote", true, "done");
 }
 
@@ -708,6 +739,201 @@ static void on_followed(void *data, bool ok, const char *msg)
     finish_busy(d, "follow", ok, msg);
 }
 
+/* ---- switchover (design.md section 4) -------------------------------------------------------
+
+   The primary: checkpoint, clean shutdown, wait until the candidate has received the
+   shutdown checkpoint, hand the lock over (CAS), come back as the candidate's standby.
+   The candidate sees the lock name it, renews, promotes and clears the request. */
+
+static struct {
+    char candidate[FSM_NAME_MAX + 1];
+    uint64_t target_lsn;
+    uint64_t deadline_ms;
+    int stage;
+    uv_timer_t timer;
+    bool timer_init;
+} sw;
+
+static void switchover_step(void *data, bool ok, const char *msg);
+
+static void on_sw_timer(uv_timer_t *t)
+{
+    switchover_step(t->data, true, "poll");
+}
+
+static void switchover_abort(struct daemon *d, const char *why)
+{
+    log_error("switchover to %s failed: %s; staying the primary", sw.candidate, why);
+    struct fsm_cmd cmd;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = FSM_CMD_FAILOVER_CLEAR;
+    cmd.u.failover_clear.expected_version = fsm_of(d)->failover.version;
+    rnode_propose(&d->rn, &cmd, on_simple_result, "failover_clear");
+    d->ha.busy = NULL;
+    if (!pg_is_running(&d->pg))
+        start_as(d, NULL, true);
+    else
+        daemon_wakeup(d);
+}
+
+static void on_candidate_status(void *data, int status, int http_status, const char *body,
+                                size_t len)
+{
+    struct daemon *d = data;
+    (void)len;
+    uint64_t rec = 0;
+    json_t *j = (status == 0 && http_status == 200) ? json_loads(body, 0, NULL) : NULL;
+    if (j) {
+        json_t *x = json_object_get(j, "xlog");
+        rec = (uint64_t)json_integer_value(json_object_get(x, "received_location"));
+        uint64_t rep = (uint64_t)json_integer_value(json_object_get(x, "replayed_location"));
+        if (rep > rec)
+            rec = rep;
+        json_decref(j);
+    }
+    if (rec > sw.target_lsn) {
+        log_info("%s received the shutdown checkpoint (%llu > %llu): handing the leader lock over",
+                 sw.candidate, (unsigned long long)rec, (unsigned long long)sw.target_lsn);
+        switchover_step(d, true, "caught up");
+        return;
+    }
+    if (now_ms() > sw.deadline_ms) {
+        switchover_abort(d, "the candidate did not receive the shutdown checkpoint in time");
+        return;
+    }
+    sw.stage = 3; /* ask again shortly */
+    uv_timer_start(&sw.timer, on_sw_timer, 100, 0);
+}
+
+static void on_transfer(void *data, int status, const struct fsm_result *res)
+{
+    struct daemon *d = data;
+    if (status != RNODE_OK || res->rc != FSM_OK) {
+        switchover_abort(d, status == RNODE_OK ? res->msg : rnode_strerror(status));
+        return;
+    }
+    log_info("handed the leader lock to %s: restarting as its standby", sw.candidate);
+    lease_holder_lost(&d->ha.lease);
+    d->ha.pg_was_primary = false;
+    d->ha.busy = NULL;
+    start_as(d, sw.candidate, false);
+}
+
+static void switchover_step(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    if (!ok) {
+        switchover_abort(d, msg);
+        return;
+    }
+    switch (sw.stage++) {
+    case 0:
+        pg_sql(&d->pg, "CHECKPOINT", switchover_step, d);
+        return;
+    case 1:
+        pg_stop(&d->pg, "fast", switchover_step, d);
+        return;
+    case 2:
+        pg_read_control(&d->pg, switchover_step, d);
+        return;
+    case 3: {
+        if (sw.target_lsn == 0) {
+            /* The shutdown checkpoint is the last record the old primary wrote. */
+            sw.target_lsn = d->pg.control.checkpoint_lsn;
+            sw.deadline_ms = now_ms() + 10000;
+        }
+        const struct fsm_member *m = fsm_member_find(fsm_of(d), sw.candidate);
+        int err = 0;
+        if (!m || !httpc_request(d->loop, "GET", m->api_url, NULL, NULL, 0, 1000,
+                                 on_candidate_status, d, &err)) {
+            switchover_abort(d, "the candidate's REST API is unknown");
+            return;
+        }
+        return;
+    }
+    case 4: {
+        struct fsm_cmd cmd;
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.type = FSM_CMD_LOCK_TRANSFER;
+        cmd.u.transfer.from = d->cfg->name;
+        cmd.u.transfer.version = fsm_of(d)->lock.version;
+        cmd.u.transfer.to = sw.candidate;
+        cmd.u.transfer.ttl_ms = ttl_ms(d);
+        if (rnode_propose(&d->rn, &cmd, on_transfer, d) != 0)
+            switchover_abort(d, "the lock transfer could not be proposed");
+        return;
+    }
+    }
+}
+
+/* The healthiest eligible replica: running, not nofailover, least lag, then name. */
+static bool pick_candidate(struct daemon *d, char *out, size_t outlen)
+{
+    const struct fsm *f = fsm_of(d);
+    const struct fsm_member *best = NULL;
+    uint64_t best_pos = 0;
+    for (uint32_t i = 0; i < f->n_members; i++) {
+        const struct fsm_member *m = &f->members[i];
+        struct pg_tags t;
+        pg_tags_parse(m->tags, &t);
+        if (!strcmp(m->name, d->cfg->name) || strcmp(m->state, "running") || t.nofailover ||
+            t.failover_priority <= 0)
+            continue;
+        uint64_t pos = m->received_lsn > m->replayed_lsn ? m->received_lsn : m->replayed_lsn;
+        if (!best || pos > best_pos) {
+            best = m;
+            best_pos = pos;
+        }
+    }
+    if (!best)
+        return false;
+    snprintf(out, outlen, "%s", best->name);
+    return true;
+}
+
+static bool maybe_switchover(struct daemon *d, const struct pg_status *st)
+{
+    const struct fsm *f = fsm_of(d);
+    const struct fsm_failover *fo = &f->failover;
+    if (!fo->pending || d->ha.busy || !holds_lock(d) || !st->lease_valid || !st->is_primary ||
+        st->state != PGS_RUNNING)
+        return false;
+    if (fo->leader[0] && strcmp(fo->leader, d->cfg->name))
+        return false;
+    if (fo->scheduled_at && fo->scheduled_at > wall_ms())
+        return false; /* scheduled for later: the next cycles look again */
+    if (fo->candidate[0] && !strcmp(fo->candidate, d->cfg->name)) {
+        struct fsm_cmd cmd;
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.type = FSM_CMD_FAILOVER_CLEAR;
+        cmd.u.failover_clear.expected_version = fo->version;
+        rnode_propose(&d->rn, &cmd, on_simple_result, "failover_clear");
+        return false;
+    }
+    memset(&sw, 0, sizeof(sw) - sizeof(sw.timer) - sizeof(sw.timer_init));
+    if (fo->candidate[0])
+        snprintf(sw.candidate, sizeof(sw.candidate), "%s", fo->candidate);
+    else if (!pick_candidate(d, sw.candidate, sizeof(sw.candidate))) {
+        log_warning("switchover requested but no healthy candidate: cancelling the request");
+        struct fsm_cmd cmd;
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.type = FSM_CMD_FAILOVER_CLEAR;
+        cmd.u.failover_clear.expected_version = fo->version;
+        rnode_propose(&d->rn, &cmd, on_simple_result, "failover_clear");
+        return false;
+    }
+    if (!sw.timer_init) {
+        uv_timer_init(d->loop, &sw.timer);
+        sw.timer_init = true;
+    }
+    sw.timer.data = d;
+    log_info("manual failover: demoting myself (%s) in favour of %s", d->cfg->name, sw.candidate);
+    d->ha.busy = "switchover";
+    sw.stage = 0;
+    switchover_step(d, true, "begin");
+    return true;
+}
+
 /* ---- the primary's housekeeping: optime and replication slots ------------------------------- */
 
 static void on_slots(void *data, bool ok, const char *msg)
@@ -720,8 +946,7 @@ static void on_slots(void *data, bool ok, const char *msg)
 
 static void manage_slots(struct daemon *d)
 {
-    json_t *use = json_object_get(json_object_get(d->cfg->dcs_json, "postgresql"), "use_slots");
-    if (!json_is_true(use))
+    if (!d->dyn.use_slots)
         return;
     const struct fsm *f = fsm_of(d);
     char list[4096] = "";
@@ -806,13 +1031,17 @@ static void decide_and_act(struct daemon *d)
     /* A daemon restarted while the state machine still names it the holder: renew once
      * (CAS on the current version) before deciding, or a healthy primary would demote
      * itself for lack of a lease it never measured. */
-    if (holds_lock(d) && !d->ha.startup_renew_done && !st.lease_valid) {
-        d->ha.startup_renew_done = true;
-        log_info("the leader lock names this member: renewing it before deciding");
+    /* The lock names us but we have no lease measured for its version: after a restart
+     * of this daemon, or when a switchover handed the lock to us. Renew once (CAS on the
+     * current version) before deciding, so the lease is measured from our own send. */
+    if (holds_lock(d) && !st.lease_valid && d->ha.renewed_for_version != f->lock.version &&
+        !d->ha.lock_op_inflight) {
+        d->ha.renewed_for_version = f->lock.version;
+        log_info("the leader lock names this member (version %llu): renewing it before deciding",
+                 (unsigned long long)f->lock.version);
         lock_propose(d, LOCK_RENEW_OP, NULL);
         return;
     }
-    d->ha.startup_renew_done = true;
 
     if (holds_lock(d) && !st.lease_valid)
         log_debug("holder without a valid lease: %llu ms left, margin %llu ms, held %d",
@@ -838,8 +1067,8 @@ static void decide_and_act(struct daemon *d)
     in.self = d->cfg->name;
     in.ttl_ms = ttl_ms(d);
     in.loop_wait_ms = loop_wait_ms(d);
-    in.maximum_lag_on_failover = (uint64_t)d->cfg->dcs.maximum_lag_on_failover;
-    in.use_pg_rewind = d->cfg->postgresql.use_pg_rewind;
+    in.maximum_lag_on_failover = (uint64_t)d->dyn.maximum_lag_on_failover;
+    in.use_pg_rewind = d->dyn.use_pg_rewind;
     in.remove_data_directory_on_rewind_failure =
         d->cfg->postgresql.remove_data_directory_on_rewind_failure;
     in.remove_data_directory_on_diverged_timelines =
@@ -877,6 +1106,19 @@ static void decide_and_act(struct daemon *d)
     in.bootstrap_failed = d->ha.bootstrap_failed;
     in.rewind_failed = d->ha.rewind_failed;
     in.clone_failed = d->ha.clone_failed;
+
+    /* A failover request naming a candidate while the lock is free (POST /failover with no
+     * leader): only that candidate may take the lock; it need not ask the peers. */
+    if (!f->lock.holder[0] && f->failover.pending && f->failover.candidate[0]) {
+        if (!strcmp(f->failover.candidate, d->cfg->name)) {
+            in.peers_collected = true;
+            in.n_peers = 0;
+        } else {
+            dst.tags.nofailover = true;
+        }
+    }
+    if (maybe_switchover(d, &st))
+        return;
 
     struct ha_decision dec;
     ha_decide(&in, &dec);
@@ -1053,6 +1295,95 @@ int ha_init(struct daemon *d, char *err, size_t errlen)
     d->pg.event_data = d;
     (void)err;
     (void)errlen;
+    return 0;
+}
+
+/* ---- operator requests (REST): restart, reinitialize ----------------------------------------- */
+
+static pg_done_cb op_cb;
+static void *op_data;
+
+static void on_op_started(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    d->ha.busy = NULL;
+    if (op_cb)
+        op_cb(op_data, ok, ok ? "restarted successfully" : msg);
+    op_cb = NULL;
+    daemon_wakeup(d);
+}
+
+static void on_op_stopped(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    if (!ok) {
+        d->ha.busy = NULL;
+        if (op_cb)
+            op_cb(op_data, false, msg);
+        op_cb = NULL;
+        return;
+    }
+    const char *holder = fsm_of(d)->lock.holder;
+    if (holds_lock(d) && d->ha.pg_was_primary) {
+        pg_start(&d->pg, NULL, on_op_started, d);
+        return;
+    }
+    struct pg_source src;
+    memset(&src, 0, sizeof(src));
+    if (holder[0] && strcmp(holder, d->cfg->name))
+        source_of(d, holder, &src);
+    pg_start(&d->pg, &src, on_op_started, d);
+}
+
+int ha_restart(struct daemon *d, pg_done_cb cb, void *data, char *err, size_t errlen)
+{
+    if (d->ha.busy) {
+        snprintf(err, errlen, "%s in progress", d->ha.busy);
+        return -1;
+    }
+    if (!pg_is_running(&d->pg)) {
+        snprintf(err, errlen, "postgres is not running");
+        return -1;
+    }
+    d->ha.busy = "restart";
+    op_cb = cb;
+    op_data = data;
+    log_info("restarting postgres (operator request)");
+    pg_stop(&d->pg, "fast", on_op_stopped, d);
+    return 0;
+}
+
+static void on_reinit_stop(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    char err[300];
+    if (!ok || pg_remove_data(&d->pg, err, sizeof(err)) != 0) {
+        finish_busy(d, "reinitialize", false, ok ? err : msg);
+        return;
+    }
+    d->ha.busy = NULL;
+    d->ha.clone_failed = false;
+    d->pg.st.state = PGS_STOPPED;
+    daemon_wakeup(d); /* no data: the next cycle clones from the leader */
+}
+
+int ha_reinitialize(struct daemon *d, bool force, char *err, size_t errlen)
+{
+    if (holds_lock(d)) {
+        snprintf(err, errlen, "I am the leader, can not reinitialize");
+        return -1;
+    }
+    if (d->ha.busy && !force) {
+        snprintf(err, errlen, "%s in progress", d->ha.busy);
+        return -1;
+    }
+    if (!fsm_of(d)->lock.holder[0]) {
+        snprintf(err, errlen, "no leader to clone from");
+        return -1;
+    }
+    d->ha.busy = "reinitialize";
+    log_info("reinitializing: removing the data directory and cloning from the leader");
+    pg_stop(&d->pg, "immediate", on_reinit_stop, d);
     return 0;
 }
 

@@ -22,6 +22,12 @@ void ha_status(struct daemon *d, struct pg_status *out);
 /* Graceful stop: stop PostgreSQL cleanly, release the leader lock if we hold it, then
  * call done(d). */
 void ha_shutdown(struct daemon *d, void (*done)(struct daemon *d));
+/* Operator requests. Return 0 when started (ha_restart calls cb when done), -1 with a
+ * message when refused (busy, not running, the leader cannot be reinitialized). */
+int ha_restart(struct daemon *d, void (*cb)(void *data, bool ok, const char *msg), void *data,
+               char *err, size_t errlen);
+int ha_reinitialize(struct daemon *d, bool force, char *err, size_t errlen);
+
 /* Safety margin (ms) before the lease deadline at which a primary demotes itself. */
 uint64_t ha_safety_margin_ms(const struct daemon *d);
 

@@ -492,6 +492,25 @@ static bool managed_param(const char *k)
     return false;
 }
 
+static bool cluster_wide_param(const char *k)
+{
+    static const char *const w[] = {"max_connections",
+                                    "max_locks_per_transaction",
+                                    "max_worker_processes",
+                                    "max_prepared_transactions",
+                                    "wal_level",
+                                    "track_commit_timestamp",
+                                    "max_wal_senders",
+                                    "max_replication_slots",
+                                    "wal_log_hints",
+                                    "wal_keep_size",
+                                    NULL};
+    for (int i = 0; w[i]; i++)
+        if (!strcmp(k, w[i]))
+            return true;
+    return false;
+}
+
 static int write_config(struct pg *pg, const struct pg_source *src)
 {
     char *buf = malloc(65536);
@@ -520,6 +539,10 @@ static int write_config(struct pg *pg, const struct pg_source *src)
         {
             if (managed_param(k))
                 continue;
+            /* Parameters that must be equal on every member come from the dynamic
+             * configuration only (Patroni's rule): a local value is ignored. */
+            if (l == 1 && cluster_wide_param(k) && json_object_get(layers[0], k))
+                continue;
             char val[2048];
             conf_value(v, val, sizeof(val));
             if (!val[0])
@@ -547,8 +570,12 @@ static int write_config(struct pg *pg, const struct pg_source *src)
                      src->host, src->port, pg->replication_user, pg->pgpass, pg->name);
             pgq_quote_literal(conninfo, q, sizeof(q));
             OUT("primary_conninfo = %s\n", q);
-            if (json_is_true(json_path(json_path(pg->cfg->dcs_json, "postgresql", NULL),
-                                       "use_slots", NULL))) {
+            json_t *dynj = pg->dcs_parameters_json ? json_loads(pg->dcs_parameters_json, 0, NULL)
+                                                   : json_incref(pg->cfg->dcs_json);
+            json_t *use = json_path(json_path(dynj, "postgresql", NULL), "use_slots", NULL);
+            bool slots = !use || json_is_true(use);
+            json_decref(dynj);
+            if (slots) {
                 char slot[FSM_NAME_MAX + 1];
                 pg_slot_name(pg->name, slot, sizeof(slot));
                 OUT("primary_slot_name = '%s'\n", slot);
@@ -586,10 +613,14 @@ static int write_config(struct pg *pg, const struct pg_source *src)
         else if (unlink(sig) != 0 && errno != ENOENT)
             rc = -1;
     }
-    if (src)
+    if (src) {
         snprintf(pg->st.following, sizeof(pg->st.following), "%s", src->name);
-    else
+        pg->cur_src = *src;
+        pg->standby = true;
+    } else {
         pg->st.following[0] = '\0';
+        pg->standby = false;
+    }
     return rc;
 }
 
@@ -756,6 +787,19 @@ void pg_promote(struct pg *pg, pg_done_cb cb, void *data)
 void pg_follow(struct pg *pg, const struct pg_source *src, pg_done_cb cb, void *data)
 {
     if (write_config(pg, src) != 0) {
+        struct op *o = op_new(pg, cb, data);
+        op_done(o, false, "cannot write the managed config: %s", strerror(errno));
+        return;
+    }
+    pg_sql(pg, "SELECT pg_reload_conf()", cb, data);
+}
+
+void pg_reload(struct pg *pg, pg_done_cb cb, void *data)
+{
+    /* The managed file is rewritten with the current dynamic and local parameters, and
+     * the role it was last written for (a promoted standby is a primary now). */
+    bool standby = pg->standby && !(pg->st.state == PGS_RUNNING && pg->st.is_primary);
+    if (write_config(pg, standby ? &pg->cur_src : NULL) != 0) {
         struct op *o = op_new(pg, cb, data);
         op_done(o, false, "cannot write the managed config: %s", strerror(errno));
         return;

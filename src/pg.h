@@ -63,8 +63,10 @@ struct pg {
     struct proc *postmaster; /* our child, or NULL */
     int adopted_pid;         /* a postmaster found running at start-up (not our child) */
     bool stop_requested;
-    bool crashed;        /* the postmaster exited without being asked to */
-    struct pg_status st; /* last observation */
+    bool crashed;             /* the postmaster exited without being asked to */
+    struct pg_status st;      /* last observation */
+    struct pg_source cur_src; /* what raftgres.conf was last written to follow */
+    bool standby;             /* raftgres.conf was last written for a standby */
     struct pg_control control;
 
     /* Called when the postmaster exits (crash or requested stop): a cycle should run. */
@@ -101,6 +103,8 @@ void pg_stop(struct pg *pg, const char *mode, pg_done_cb cb, void *data);
 void pg_promote(struct pg *pg, pg_done_cb cb, void *data);
 /* Point a running standby at SRC: rewrite raftgres.conf and reload (no restart). */
 void pg_follow(struct pg *pg, const struct pg_source *src, pg_done_cb cb, void *data);
+/* Rewrite raftgres.conf (new parameters) and reload (SIGHUP via pg_reload_conf()). */
+void pg_reload(struct pg *pg, pg_done_cb cb, void *data);
 /* Refresh pg->st from the running server (one query). */
 void pg_query_status(struct pg *pg, pg_done_cb cb, void *data);
 /* Run SQL as the superuser on the local server. */
