@@ -604,13 +604,7 @@ int ctl_cmd_restart(struct ctl *c, struct ctl_args *a)
     }
     if (a->val[O_TIMEOUT])
         json_object_set_new(content, "timeout", json_string(a->val[O_TIMEOUT]));
-    if (!strcmp(role, "replica") || !strcmp(role, "standby") || !strcmp(role, "leader") ||
-        !strcmp(role, "primary") || !strcmp(role, "master"))
-        json_object_set_new(content, "role",
-                            json_string(!strcmp(role, "standby") ? "replica"
-                                        : !strcmp(role, "leader") || !strcmp(role, "master")
-                                            ? "primary"
-                                            : role));
+    /* --role only selects the members here, as in patronictl; it is not sent. */
     rc = 0;
     for (int i = 0; i < ms.n; i++) {
         const char *nm = mname(ms.m[i]);

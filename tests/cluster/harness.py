@@ -418,3 +418,75 @@ listen standbys
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+# ---- raftgresctl through a pseudo-terminal (appended for tests/cluster/test_ctl.py) ----------
+
+class CtlPty:
+    """raftgresctl running on a pseudo-terminal, answered the way an operator answers it:
+    wait for a prompt, type a line. Everything it printed is kept in self.out."""
+
+    def __init__(self, args, env=None):
+        import pty
+        self.master, slave = pty.openpty()
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen([RAFTGRESCTL, *args], stdin=slave, stdout=slave,
+                                     stderr=slave, env=e, start_new_session=True, close_fds=True)
+        os.close(slave)
+        self.out = ""
+        self.pos = 0  # where the next expect() starts looking
+
+    def _read(self, timeout):
+        import select
+        r, _, _ = select.select([self.master], [], [], timeout)
+        if not r:
+            return False
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            return None
+        if not data:
+            return None
+        self.out += data.decode(errors="replace").replace("\r\n", "\n")
+        return True
+
+    def expect(self, text, timeout=30):
+        """Wait until TEXT appears after what earlier expects consumed; returns the output
+        between the two."""
+        deadline = time.monotonic() + timeout
+        while True:
+            i = self.out.find(text, self.pos)
+            if i >= 0:
+                before = self.out[self.pos:i]
+                self.pos = i + len(text)
+                return before
+            left = deadline - time.monotonic()
+            eof = left > 0 and self._read(min(left, 0.2)) is None
+            if left <= 0 or (eof and self.out.find(text, self.pos) < 0):
+                raise AssertionError(f"raftgresctl never printed {text!r}; output so far:\n"
+                                     f"{self.out}")
+
+    def send(self, line):
+        os.write(self.master, (line + "\n").encode())
+
+    def wait(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            self._read(0.1)
+        while self._read(0.05):
+            pass
+        rc = self.proc.wait(max(0.1, deadline - time.monotonic()))
+        os.close(self.master)
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def ctl_pty(cluster, *args, member=None, env=None):
+    """Start `raftgresctl -c <member's config> ARGS...` on a pseudo-terminal."""
+    member = member or cluster.members[0]
+    return CtlPty(["-c", member.config, *args], env=env)
