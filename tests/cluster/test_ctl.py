@@ -294,9 +294,9 @@ def test_edit_config_reaches_every_member(running):
     r = c.ctl("edit-config", "-s", "postgresql.parameters.work_mem='8MB'", "-s",
               "maximum_lag_on_failover=2097152", "--force")
     assert r.returncode == 0, r.stderr
-    conf = c.members[2].get("/config")[1]
+    conf = wait_for(lambda: (lambda x: x if x["maximum_lag_on_failover"] == 2097152 else None)(
+        c.members[2].get("/config")[1]), 15, what="the change on node3")
     assert conf["postgresql"]["parameters"]["work_mem"] == "8MB"
-    assert conf["maximum_lag_on_failover"] == 2097152
     # Declining the confirmation changes nothing.
     t = ctl_pty(c, "edit-config", "-s", "ttl=25")
     t.expect("+ttl: 25")
@@ -315,7 +315,8 @@ def test_edit_config_reaches_every_member(running):
     t.send("y")
     t.expect("Configuration changed")
     assert t.wait() == 0
-    assert c.members[0].get("/config")[1]["retry_timeout"] == 4
+    wait_for(lambda: c.members[0].get("/config")[1]["retry_timeout"] == 4, 15,
+             what="retry_timeout 4 on node1")
     # show-config agrees
     assert yaml.safe_load(c.ctl("show-config").stdout)["retry_timeout"] == 4
     # A value the daemon refuses: exit 1 with its message.
