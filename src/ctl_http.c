@@ -125,9 +125,32 @@ json_t *ctl_get(struct ctl *c, const char *path)
     return NULL;
 }
 
+/* The Raft leader's view is the freshest (a follower may not have applied the last entries
+ * yet): when another member answered, ask the leader too and prefer its answer. */
+static json_t *leader_view(struct ctl *c, json_t *cl)
+{
+    const char *lname =
+        json_string_value(json_object_get(json_object_get(cl, "raft_leader"), "name"));
+    const char *me = json_string_value(json_object_get(cl, "member"));
+    char base[300];
+    if (!lname || (me && !strcmp(me, lname)) || !ctl_member_base(ctl_member(cl, lname), base,
+                                                                 sizeof(base)))
+        return cl;
+    struct ctl_reply r;
+    if (ctl_request(c, "GET", base, "/cluster", NULL, CTL_GET_TIMEOUT_MS, &r) == 0 &&
+        r.http_status == 200 && json_is_object(r.json)) {
+        json_decref(cl);
+        cl = json_incref(r.json);
+    }
+    ctl_reply_free(&r);
+    return cl;
+}
+
 json_t *ctl_cluster(struct ctl *c)
 {
     json_t *cl = ctl_get(c, "/cluster");
+    if (cl)
+        cl = leader_view(c, cl);
     if (!cl)
         ctl_fail("cluster %s is unreachable: no member answered (tried %s%s)", c->cfg->scope,
                  c->urls[0], c->n_urls > 1 ? " and others" : "");

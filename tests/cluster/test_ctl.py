@@ -322,3 +322,59 @@ def test_edit_config_reaches_every_member(running):
     # A value the daemon refuses: exit 1 with its message.
     r = c.ctl("edit-config", "-s", "ttl=5", "--force")
     assert r.returncode == 1 and "ttl" in r.stderr, (r.stdout, r.stderr)
+
+
+# ---- scheduled events, restart, reload, reinit ---------------------------------------------
+
+def test_scheduled_switchover_footer_and_flush(running):
+    c = running
+    p = c.primary_member
+    settled(c)
+    cand = sorted(m.name for m in c.members if m is not p)[0]
+    r = c.ctl("switchover", "--leader", p.name, "--candidate", cand, "--scheduled",
+              "2099-01-01T10:00+00:00", "--force")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    r = c.ctl("list")
+    tail = r.stdout.rstrip("\n").splitlines()[-3:]
+    assert tail == [" Switchover scheduled at: 2099-01-01T10:00:00+00:00",
+                    f"                    from: {p.name}",
+                    f"                      to: {cand}"], r.stdout
+    r = c.ctl("flush", "batman", "switchover")
+    assert r.returncode == 0 and r.stdout.startswith("Success: "), (r.stdout, r.stderr)
+    r = c.ctl("flush", "batman", "switchover")
+    assert r.returncode == 0 and r.stdout.strip() == "No pending scheduled switchover"
+    assert "Switchover scheduled" not in c.ctl("list").stdout
+    assert c.primary() is p
+
+
+def test_restart_reload_reinit(running):
+    c = running
+    p = c.primary_member
+    settled(c)
+    r = c.ctl("reload", "batman", "--force")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert sum(("on member node" in l) for l in r.stdout.splitlines()) == 3, r.stdout
+    replica = sorted(m.name for m in c.members if m is not p)[0]
+    # restart without --force asks when, confirms, asks for a version; 'N' aborts.
+    t = ctl_pty(c, "restart", replica)
+    t.expect("When should the restart take place (e.g. ")
+    t.expect(")  [now]: ")
+    t.send("")
+    t.expect(f"Are you sure you want to restart members {replica}? [y/N]: ")
+    t.send("N")
+    t.expect("Error: Aborted restart")
+    assert t.wait() == 1
+    r = c.ctl("restart", "batman", replica, "--force", timeout=120)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert r.stdout.splitlines()[-1] == f"Success: restart on member {replica}"
+    # reinit of a replica, waiting until it is done; the leader is not a candidate.
+    r = c.ctl("reinit", "batman", p.name, "--force")
+    assert r.returncode == 1 and "No replica among provided members" in r.stderr
+    c.wait_pg_ready(90)
+    r = c.ctl("reinit", "batman", replica, "--force", "--wait", timeout=180)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert f"Success: reinitialize for member {replica}" in r.stdout
+    assert r.stdout.splitlines()[-1] == f"Reinitialize is completed on: {replica}"
+    c.wait_pg_ready(90)
+    r = c.ctl("version", "batman")
+    assert r.returncode == 0 and r.stdout.count(": raftgres ") == 3, r.stdout
