@@ -1427,6 +1427,7 @@ static struct cfg *build_cfg(const char *path, json_t *root)
     c->watchdog.mode = jstr(root, "watchdog.mode");
     c->watchdog.device = jstr(root, "watchdog.device");
     c->watchdog.safety_margin = (int)jint(root, "watchdog.safety_margin");
+    c->watchdog.fencer = jstr(root, "watchdog.fencer");
     c->log.level = jstr(root, "log.level");
     c->log.format = jstr(root, "log.format");
     c->log.dir = jstr(root, "log.dir");
@@ -1476,6 +1477,7 @@ void cfg_free(struct cfg *c)
     json_decref(c->tags_json);
     free(c->watchdog.mode);
     free(c->watchdog.device);
+    free(c->watchdog.fencer);
     free(c->log.level);
     free(c->log.format);
     free(c->log.dir);

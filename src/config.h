@@ -106,6 +106,7 @@ struct cfg {
         char *mode;
         char *device;
         int safety_margin;
+        char *fencer; /* auto | on | off */
     } watchdog;
 
     /* level DEBUG|INFO|WARNING|ERROR|CRITICAL (upper-cased), default INFO; format defaults to

@@ -269,6 +269,10 @@ const struct cfg_key cfg_table[] = {
     STR("watchdog.device", P, "/dev/watchdog", NULL, "Watchdog device."),
     INT("watchdog.safety_margin", P, "5", -1, 3600, NULL,
         "Seconds between watchdog expiry and lease expiry (-1 = ttl/2)."),
+    ENUM("watchdog.fencer", 0, "auto", "auto|on|off", NULL, "RAFTGRES_WATCHDOG_FENCER",
+         "raftgres's self-fencing process (no hardware needed): it kills the local primary's "
+         "postmaster if the daemon lets the lease deadline pass (frozen, hung, killed). auto = "
+         "on unless a watchdog device is in use."),
 
     /* --- tags --- */
     {"tags", CFG_T_SECTION, P | O, NULL, 0, 0, NULL, NULL, NULL,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "src/config.h"
 #include "src/hacycle.h"
@@ -282,6 +283,15 @@ int daemon_run(struct cfg *cfg, bool join)
     log_info("REST API listening on %s (%s)", cfg->restapi.listen, d.api_url);
     dyncfg_refresh(&d);
     ha_init(&d, err, sizeof(err));
+    if (d.ha.enabled) {
+        const char *fm = cfg->watchdog.fencer ? cfg->watchdog.fencer : "auto";
+        bool watchdog =
+            cfg->watchdog.mode && strcmp(cfg->watchdog.mode, "off") &&
+            access(cfg->watchdog.device ? cfg->watchdog.device : "/dev/watchdog", W_OK) == 0;
+        bool on = !strcmp(fm, "on") || (!strcmp(fm, "auto") && !watchdog);
+        if (fence_start(&d.fence, &loop, on, err, sizeof(err)) != 0)
+            log_error("%s: running without the self-fencing process", err);
+    }
 
     uv_timer_init(&loop, &d.loop_timer);
     d.loop_timer.data = &d;

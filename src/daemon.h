@@ -10,6 +10,7 @@
 
 #include "http/api.h"
 #include "src/dyncfg.h"
+#include "src/fence.h"
 #include "src/ha.h"
 #include "src/pg.h"
 #include "src/rnode.h"
@@ -62,6 +63,7 @@ struct daemon {
     struct pg pg;
     struct ha_state ha;
     struct dyncfg dyn; /* dynamic configuration in effect */
+    struct fence fence; /* the self-fencing process */
     uv_signal_t sigterm, sigint;
     uv_timer_t loop_timer; /* the periodic cycle (loop_wait) and its retries */
     char api_url[512];     /* http://connect_address/patroni, as Patroni registers it */

@@ -219,10 +219,16 @@ static void on_lease_timer(uv_timer_t *t)
 
 static void arm_lease_timer(struct daemon *d)
 {
-    uint64_t rem = lease_holder_remaining(&d->ha.lease, now_ms());
+    uint64_t now = now_ms();
+    uint64_t rem = lease_holder_remaining(&d->ha.lease, now);
     uint64_t margin = ha_safety_margin_ms(d);
     uint64_t in = rem > margin ? rem - margin : 0;
     uv_timer_start(&d->ha.lease_timer, on_lease_timer, in, 0);
+    /* The fencer kills the postmaster a little before the lease ends, after the daemon's
+     * own demotion (at deadline - safety_margin) should already have happened. */
+    uint64_t fence_margin = margin / 2 < 2000 ? margin / 2 : 2000;
+    if (rem > fence_margin)
+        fence_arm(&d->fence, now + rem - fence_margin, pg_postmaster_pid(&d->pg));
 }
 
 static void on_simple_result(void *data, int status, const struct fsm_result *res)
@@ -1058,6 +1064,10 @@ static void decide_and_act(struct daemon *d)
         snprintf(d->ha.last_leader, sizeof(d->ha.last_leader), "%s", f->lock.holder);
     }
 
+    /* Nothing to fence once we neither hold the lock nor run a primary. */
+    if (!holds_lock(d) && !(st.state == PGS_RUNNING && st.is_primary))
+        fence_disarm(&d->fence);
+
     /* Peers are valid only for the lock-free period they were collected in. */
     if (f->lock.holder[0] || f->lock.version != d->ha.peers_lock_version)
         d->ha.peers_collected = false;
@@ -1423,6 +1433,8 @@ static void on_shutdown_stopped(void *data, bool ok, const char *msg)
 
 void ha_shutdown(struct daemon *d, void (*done)(struct daemon *d))
 {
+    /* A clean stop: PostgreSQL is stopped below, nothing is left to fence. */
+    fence_stop(&d->fence);
     shutdown_done = done;
     if (!uv_is_closing((uv_handle_t *)&d->ha.lease_timer))
         uv_close((uv_handle_t *)&d->ha.lease_timer, NULL);

@@ -265,6 +265,13 @@ bool pg_is_running(struct pg *pg)
     return false;
 }
 
+int pg_postmaster_pid(struct pg *pg)
+{
+    if (!pg_is_running(pg))
+        return 0;
+    return pg->postmaster ? proc_pid(pg->postmaster) : pg->adopted_pid;
+}
+
 /* ---- operations --------------------------------------------------------------------- */
 
 struct op {

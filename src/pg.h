@@ -80,6 +80,8 @@ int pg_init(struct pg *pg, uv_loop_t *loop, const struct cfg *cfg, char *err, si
 bool pg_data_exists(const struct pg *pg);
 /* Is a postmaster running on our data dir (our child or adopted)? */
 bool pg_is_running(struct pg *pg);
+/* PID of the running postmaster (our child or adopted), 0 when none. */
+int pg_postmaster_pid(struct pg *pg);
 
 /* Create a new cluster: initdb with bootstrap.initdb, append bootstrap.pg_hba. */
 void pg_initdb(struct pg *pg, pg_done_cb cb, void *data);

@@ -206,3 +206,44 @@ def test_primary_without_quorum_demotes_before_its_lease_runs_out(running):
             os.kill(m.proc.pid, signal.SIGCONT)
     # Quorum back: one primary again, and the cluster settles.
     c.wait_pg_ready(timeout=90)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def test_frozen_primary_daemon_is_fenced_before_its_lease_ends(running):
+    """The primary's daemon freezes (SIGSTOP) for 2 x ttl: it can neither renew nor demote.
+    The self-fencing process, which does not share its loop, kills the postmaster before the
+    lease ends; only then does another member take over (issue 5, item 4)."""
+    c = running
+    p = c.primary_member
+    pm = p.postmaster_pid()
+    survivors = [m for m in c.members if m is not p]
+    os.kill(p.proc.pid, signal.SIGSTOP)
+    t0 = time.monotonic()
+    try:
+        wait_for(lambda: not _pid_alive(pm), c.ttl, interval=0.05, what="postmaster fenced")
+        t_dead = time.monotonic() - t0
+        new = wait_for(lambda: next((m for m in survivors if m.get("/primary")[0] == 200), None),
+                       c.ttl + 20, interval=0.05, what="a new primary")
+        t_new = time.monotonic() - t0
+        assert t_dead < c.ttl, t_dead
+        assert t_dead < t_new, (t_dead, t_new)
+        assert "killing the postmaster" in p.log()
+        time.sleep(max(0, 2 * c.ttl - (time.monotonic() - t0)))
+    finally:
+        os.kill(p.proc.pid, signal.SIGCONT)
+    # Thawed, the old primary sees the new leader and rejoins as its replica.
+    wait_for(lambda: p.role() == "replica" and
+             p.patroni()[1].get("replication_state") == "streaming", 90, interval=0.3,
+             what="old primary rejoined")
+    assert new.get("/primary")[0] == 200
