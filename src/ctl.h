@@ -46,7 +46,7 @@ enum ctl_opt_id {
 };
 
 #define CTL_MAX_MULTI 64 /* -s / -p given at most this often */
-#define CTL_MAX_POS 64   /* positional arguments */
+#define CTL_MAX_POS   64 /* positional arguments */
 
 struct ctl_args {
     const char *val[O_N]; /* last value given (flags: "1"), NULL when absent */
@@ -62,8 +62,8 @@ struct ctl_args {
 
 struct ctl {
     struct cfg *cfg;
-    const char *prog;      /* "raftgresctl" */
-    const char *cmd;       /* the command being run */
+    const char *prog;             /* "raftgresctl" */
+    const char *cmd;              /* the command being run */
     char urls[CTL_MAX_URLS][300]; /* REST API base URLs to try, config first */
     int n_urls;
     char token_header[512]; /* X-Raftgres-Token (member-to-member, add-member) */
@@ -84,8 +84,8 @@ const char *ctl_reply_text(const struct ctl_reply *r);
 
 /* One request to BASE (http://host:port) + PATH. body may be NULL. Unsafe methods carry
  * the basic auth header. Returns r->status. */
-int ctl_request(struct ctl *c, const char *method, const char *base, const char *path,
-                json_t *body, unsigned timeout_ms, struct ctl_reply *r);
+int ctl_request(struct ctl *c, const char *method, const char *base, const char *path, json_t *body,
+                unsigned timeout_ms, struct ctl_reply *r);
 
 /* GET PATH from the first member that answers with JSON (config URLs first, then the
  * members learnt from /cluster). NULL when none did (already reported on stderr). */

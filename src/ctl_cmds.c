@@ -18,10 +18,10 @@
 #include "src/ctl.h"
 
 #define CTL_ACTION_TIMEOUT_MS 90000 /* switchover, restart: the member answers when done */
-#define CTL_SHORT_TIMEOUT_MS 10000
-#define CTL_ASK_TRIES 5 /* wrong answers to one question before giving up */
-#define CTL_REINIT_WAIT_S 3600
-#define CTL_MAX_NAMES 128
+#define CTL_SHORT_TIMEOUT_MS  10000
+#define CTL_ASK_TRIES         5 /* wrong answers to one question before giving up */
+#define CTL_REINIT_WAIT_S     3600
+#define CTL_MAX_NAMES         128
 
 static bool flag(struct ctl_args *a, int id)
 {
@@ -430,8 +430,8 @@ static int confirm_members_action(struct members *ms, bool force, const char *ac
     char list[4096], q[4400];
     join_names(ms, list, sizeof(list));
     if (scheduled_at) {
-        snprintf(q, sizeof(q), "Are you sure you want to schedule %s of members %s at %s?",
-                 action, list, scheduled_at);
+        snprintf(q, sizeof(q), "Are you sure you want to schedule %s of members %s at %s?", action,
+                 list, scheduled_at);
         if (!ctl_confirm(q, false))
             return ctl_fail("Aborted scheduled %s", action);
     } else {
@@ -443,8 +443,7 @@ static int confirm_members_action(struct members *ms, bool force, const char *ac
 }
 
 static int get_members(struct ctl *c, json_t *cl, const char **names, int n, const char *role,
-                       bool force, const char *action, bool ask_confirmation,
-                       struct members *out)
+                       bool force, const char *action, bool ask_confirmation, struct members *out)
 {
     struct members cands;
     members_with_role(cl, role, &cands);
@@ -500,8 +499,8 @@ static bool check_response(struct ctl_reply *r, const char *member, const char *
         return false;
     }
     if (r->http_status >= 400) {
-        printf("Failed: %s for member %s, status code=%d, (%s)\n", action, member,
-               r->http_status, ctl_reply_text(r));
+        printf("Failed: %s for member %s, status code=%d, (%s)\n", action, member, r->http_status,
+               ctl_reply_text(r));
         return false;
     }
     if (!silent_success)
@@ -626,8 +625,8 @@ int ctl_cmd_restart(struct ctl *c, struct ctl_args *a)
             if (r.status)
                 printf("Failed: restart for member %s, (%s)\n", nm, uv_strerror(r.status));
             else
-                printf("Failed: restart for member %s, status code=%d, (%s)\n", nm,
-                       r.http_status, ctl_reply_text(&r));
+                printf("Failed: restart for member %s, status code=%d, (%s)\n", nm, r.http_status,
+                       ctl_reply_text(&r));
             rc = 1;
         }
         ctl_reply_free(&r);
@@ -677,8 +676,8 @@ int ctl_cmd_reload(struct ctl *c, struct ctl_args *a)
             if (r.status)
                 printf("Failed: reload for member %s, (%s)\n", nm, uv_strerror(r.status));
             else
-                printf("Failed: reload for member %s, status code=%d, (%s)\n", nm,
-                       r.http_status, ctl_reply_text(&r));
+                printf("Failed: reload for member %s, status code=%d, (%s)\n", nm, r.http_status,
+                       ctl_reply_text(&r));
             rc = 1;
         }
         ctl_reply_free(&r);
@@ -896,8 +895,8 @@ static int toggle_pause(struct ctl *c, struct ctl_args *a, bool paused)
     /* patronictl sends {"pause": null} to resume: the merge patch removes the key. */
     json_t *body = json_pack("{s:o}", "pause", paused ? json_true() : json_null());
     struct ctl_reply r;
-    int who = request_first(c, bases, names, nb, "PATCH", "/config", body, CTL_SHORT_TIMEOUT_MS,
-                            &r);
+    int who =
+        request_first(c, bases, names, nb, "PATCH", "/config", body, CTL_SHORT_TIMEOUT_MS, &r);
     json_decref(body);
     int rc;
     if (who < 0) {
@@ -910,8 +909,8 @@ static int toggle_pause(struct ctl *c, struct ctl_args *a, bool paused)
             rc = 0;
         }
     } else {
-        printf("Failed: %s cluster management status code=%d, (%s)\n",
-               paused ? "pause" : "resume", r.http_status, ctl_reply_text(&r));
+        printf("Failed: %s cluster management status code=%d, (%s)\n", paused ? "pause" : "resume",
+               r.http_status, ctl_reply_text(&r));
         rc = 1;
     }
     ctl_reply_free(&r);
@@ -1244,8 +1243,8 @@ int ctl_cmd_edit_config(struct ctl *c, struct ctl_args *a)
     int nb = ctl_bases_leader_first(cl, bases, names, CTL_MAX_NAMES);
     json_decref(cl);
     struct ctl_reply r;
-    int who = request_first(c, bases, names, nb, "PUT", "/config", changed, CTL_SHORT_TIMEOUT_MS,
-                            &r);
+    int who =
+        request_first(c, bases, names, nb, "PUT", "/config", changed, CTL_SHORT_TIMEOUT_MS, &r);
     if (who < 0) {
         ctl_fail("Can not find accessible cluster member");
     } else if (r.http_status == 200) {
@@ -1270,8 +1269,7 @@ int ctl_cmd_show_config(struct ctl *c, struct ctl_args *a)
         return 1;
     json_t *conf = dynamic_config(c);
     if (!conf)
-        return ctl_fail("cluster %s is unreachable: no member answered GET /config",
-                        c->cfg->scope);
+        return ctl_fail("cluster %s is unreachable: no member answered GET /config", c->cfg->scope);
     char *y = ctl_yaml_dump(conf, false);
     printf("%s\n", y); /* click.echo adds a newline after the YAML's own */
     free(y);

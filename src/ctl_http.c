@@ -41,8 +41,8 @@ static void on_reply(void *data, int status, int http_status, const char *body, 
     }
 }
 
-int ctl_request(struct ctl *c, const char *method, const char *base, const char *path,
-                json_t *body, unsigned timeout_ms, struct ctl_reply *r)
+int ctl_request(struct ctl *c, const char *method, const char *base, const char *path, json_t *body,
+                unsigned timeout_ms, struct ctl_reply *r)
 {
     memset(r, 0, sizeof(*r));
     char url[700];
@@ -133,8 +133,8 @@ static json_t *leader_view(struct ctl *c, json_t *cl)
         json_string_value(json_object_get(json_object_get(cl, "raft_leader"), "name"));
     const char *me = json_string_value(json_object_get(cl, "member"));
     char base[300];
-    if (!lname || (me && !strcmp(me, lname)) || !ctl_member_base(ctl_member(cl, lname), base,
-                                                                 sizeof(base)))
+    if (!lname || (me && !strcmp(me, lname)) ||
+        !ctl_member_base(ctl_member(cl, lname), base, sizeof(base)))
         return cl;
     struct ctl_reply r;
     if (ctl_request(c, "GET", base, "/cluster", NULL, CTL_GET_TIMEOUT_MS, &r) == 0 &&
@@ -172,8 +172,8 @@ json_t *ctl_member(json_t *cluster, const char *name)
 
 const char *ctl_leader(json_t *cluster)
 {
-    const char *h = json_string_value(json_object_get(json_object_get(cluster, "leader_lock"),
-                                                      "holder"));
+    const char *h =
+        json_string_value(json_object_get(json_object_get(cluster, "leader_lock"), "holder"));
     return h && h[0] ? h : NULL;
 }
 

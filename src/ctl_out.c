@@ -107,8 +107,13 @@ int ctl_parse_scheduled(const char *s, bool *is_now, char *iso, size_t isolen)
     if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 59)
         return -1;
     if (!has_zone) {
-        struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h,
-                        .tm_min = m, .tm_sec = sec, .tm_isdst = -1};
+        struct tm tm = {.tm_year = Y - 1900,
+                        .tm_mon = M - 1,
+                        .tm_mday = D,
+                        .tm_hour = h,
+                        .tm_min = m,
+                        .tm_sec = sec,
+                        .tm_isdst = -1};
         time_t t = mktime(&tm);
         if (t == (time_t)-1)
             return -1;
@@ -346,7 +351,7 @@ static bool role_is_leader(json_t *m)
 }
 
 #define CTL_MAX_MEMBERS 128
-#define CTL_MAX_DEPTH 16
+#define CTL_MAX_DEPTH   16
 
 /* patronictl's topology_sort: the leader, then the replicas under their replicatefrom
  * member (or the leader), indented "+ name" per level. */
@@ -496,8 +501,8 @@ void ctl_output_members(struct ctl *c, json_t *cluster, bool extended, enum ctl_
         json_t *lag = json_object_get(m, "lag");
         json_t *lagv;
         if (json_is_integer(lag))
-            lagv = json_integer(
-                (json_int_t)rint((double)json_integer_value(lag) / 1024.0 / 1024.0));
+            lagv =
+                json_integer((json_int_t)rint((double)json_integer_value(lag) / 1024.0 / 1024.0));
         else if (json_is_string(lag))
             lagv = json_incref(lag);
         else
@@ -518,8 +523,8 @@ void ctl_output_members(struct ctl *c, json_t *cluster, bool extended, enum ctl_
             if (json_is_object(sr)) {
                 const char *sch = json_string_value(json_object_get(sr, "schedule"));
                 const char *ver = json_string_value(json_object_get(sr, "postgres_version"));
-                snprintf(sbuf, sizeof(sbuf), "%s%s%s", sch ? sch : "",
-                         ver ? " if version < " : "", ver ? ver : "");
+                snprintf(sbuf, sizeof(sbuf), "%s%s%s", sch ? sch : "", ver ? " if version < " : "",
+                         ver ? ver : "");
             } else if (json_is_string(sr)) {
                 snprintf(sbuf, sizeof(sbuf), "%s", json_string_value(sr));
             }
@@ -527,8 +532,8 @@ void ctl_output_members(struct ctl *c, json_t *cluster, bool extended, enum ctl_
         }
         if (c_tags >= 0) {
             json_t *tags = json_object_get(m, "tags");
-            json_array_append_new(row, json_object_size(tags) ? json_incref(tags)
-                                                              : json_string(""));
+            json_array_append_new(row,
+                                  json_object_size(tags) ? json_incref(tags) : json_string(""));
         }
         if (c_raft >= 0) {
             const char *rr = json_string_value(json_object_get(m, "raft_role"));
