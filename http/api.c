@@ -141,8 +141,13 @@ static void member_pg_json(const struct fsm *f, const struct fsm_member *m, json
         json_object_set_new(j, "port", json_integer(src.port));
     }
     bool leader = !strcmp(f->lock.holder, m->name);
+    bool sync = false;
+    for (uint32_t i = 0; i < f->sync.n_names; i++)
+        if (!strcmp(f->sync.names[i], m->name) && !strcmp(f->sync.leader, f->lock.holder))
+            sync = true;
     const char *role = leader                              ? "leader"
                        : !strcmp(m->role, "uninitialized") ? "uninitialized"
+                       : sync                              ? "sync_standby"
                                                            : "replica";
     json_object_set_new(j, "role", json_string(role));
     json_object_set_new(j, "state", json_string(m->state));
@@ -874,6 +879,12 @@ static int health_route(struct api *a, h2o_req_t *req, enum health_kind kind)
         .dcs_last_seen_s = now / 1000,
         .synchronous_mode = d->dyn.synchronous_mode,
     };
+    const struct fsm *f = &d->rn.fsm;
+    const char *sync_names[FSM_MAX_SYNC];
+    for (uint32_t i = 0; i < f->sync.n_names && i < FSM_MAX_SYNC; i++)
+        sync_names[i] = f->sync.names[i];
+    ctx.sync_members = sync_names;
+    ctx.n_sync_members = f->sync.n_names;
     const char *query = NULL;
     size_t qlen = 0;
     if (req->query_at != SIZE_MAX) {

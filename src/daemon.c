@@ -282,6 +282,9 @@ int daemon_run(struct cfg *cfg, bool join)
     }
     log_info("REST API listening on %s (%s)", cfg->restapi.listen, d.api_url);
     dyncfg_refresh(&d);
+    watchdog_init(&d.wd, cfg->watchdog.mode, cfg->watchdog.device, NULL);
+    if (d.wd.warning[0])
+        log_warning("%s", d.wd.warning);
     ha_init(&d, err, sizeof(err));
     if (d.ha.enabled) {
         const char *fm = cfg->watchdog.fencer ? cfg->watchdog.fencer : "auto";

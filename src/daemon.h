@@ -11,6 +11,7 @@
 #include "http/api.h"
 #include "src/dyncfg.h"
 #include "src/fence.h"
+#include "src/watchdog.h"
 #include "src/ha.h"
 #include "src/pg.h"
 #include "src/rnode.h"
@@ -62,8 +63,10 @@ struct daemon {
     struct api api;
     struct pg pg;
     struct ha_state ha;
-    struct dyncfg dyn; /* dynamic configuration in effect */
+    struct dyncfg dyn;  /* dynamic configuration in effect */
     struct fence fence; /* the self-fencing process */
+    struct watchdog wd; /* watchdog.device, armed while primary */
+    bool wd_logged;     /* "activated" / "not usable" said once per state */
     uv_signal_t sigterm, sigint;
     uv_timer_t loop_timer; /* the periodic cycle (loop_wait) and its retries */
     char api_url[512];     /* http://connect_address/patroni, as Patroni registers it */

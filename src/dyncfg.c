@@ -58,6 +58,12 @@ bool dyncfg_refresh(struct daemon *d)
     n.maximum_lag_on_failover =
         get_int(j, "maximum_lag_on_failover", c->dcs.maximum_lag_on_failover);
     n.synchronous_mode = get_bool(j, "synchronous_mode", c->dcs.synchronous_mode);
+    n.synchronous_mode_strict =
+        get_bool(j, "synchronous_mode_strict", c->dcs.synchronous_mode_strict);
+    n.synchronous_node_count =
+        (int)get_int(j, "synchronous_node_count", c->dcs.synchronous_node_count);
+    if (n.synchronous_node_count < 1)
+        n.synchronous_node_count = 1;
     json_t *pgj = json_object_get(j, "postgresql");
     n.use_slots = get_bool(pgj, "use_slots", true);
     n.use_pg_rewind = get_bool(pgj, "use_pg_rewind", c->postgresql.use_pg_rewind);

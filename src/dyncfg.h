@@ -13,7 +13,8 @@ struct dyncfg {
     bool loaded;
     int ttl, loop_wait, retry_timeout;
     long long maximum_lag_on_failover;
-    bool use_slots, use_pg_rewind, synchronous_mode;
+    bool use_slots, use_pg_rewind, synchronous_mode, synchronous_mode_strict;
+    int synchronous_node_count;
     json_t *json; /* the whole dynamic config (owned) */
     char *text;   /* the same as compact JSON text (owned) */
 };

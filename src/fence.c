@@ -22,7 +22,8 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
     struct fence *f = p->data;
     f->running = false;
     uv_close((uv_handle_t *)p, NULL);
-    uv_close((uv_handle_t *)&f->in, on_pipe_closed);
+    if (!uv_is_closing((uv_handle_t *)&f->in))
+        uv_close((uv_handle_t *)&f->in, on_pipe_closed);
     if (f->stopping)
         return;
     log_error("the fencer exited (%s %d): %s", sig ? "signal" : "code", sig ? sig : (int)status,
@@ -129,5 +130,6 @@ void fence_stop(struct fence *f)
         return;
     f->stopping = true;
     send_line(f, "exit\n");
-    uv_close((uv_handle_t *)&f->in, on_pipe_closed);
+    if (!uv_is_closing((uv_handle_t *)&f->in))
+        uv_close((uv_handle_t *)&f->in, on_pipe_closed);
 }

@@ -113,6 +113,31 @@ struct lock_ctx {
 
 static void arm_lease_timer(struct daemon *d);
 
+static int watchdog_timeout_s(const struct daemon *d)
+{
+    return (int)((ttl_ms(d) - ha_safety_margin_ms(d)) / 1000u);
+}
+
+/* After every committed acquire/renew: arm the watchdog (once) and kick it. */
+static void watchdog_kick(struct daemon *d)
+{
+    int rc = watchdog_activate(&d->wd, watchdog_timeout_s(d));
+    if (rc > 0 && !d->wd_logged) {
+        log_info("%s activated with %d second timeout, timing slack %d seconds", d->wd.describe, rc,
+                 rc - (int)(loop_wait_ms(d) / 1000u));
+        if (d->wd.warning[0])
+            log_warning("%s", d->wd.warning);
+        d->wd_logged = true;
+    } else if (rc == 0 && d->wd.error[0] && !d->wd_logged) {
+        log_warning("%s", d->wd.error);
+        d->wd_logged = true;
+    } else if (rc < 0) {
+        log_error("%s", d->wd.error);
+    }
+    if (rc > 0 && watchdog_keepalive(&d->wd) != 0)
+        log_error("%s", d->wd.error);
+}
+
 static void on_lock_result(void *data, int status, const struct fsm_result *res)
 {
     struct lock_ctx *c = data;
@@ -134,6 +159,7 @@ static void on_lock_result(void *data, int status, const struct fsm_result *res)
         bool counted = lease_holder_committed(&d->ha.lease, c->token, res->version, c->ttl);
         if (counted)
             d->ha.lock_version = res->version;
+        watchdog_kick(d);
         log_debug("lock %s committed: token %llu counted %d, lease %llu ms left",
                   c->op == LOCK_ACQUIRE_OP ? "acquire" : "renew", (unsigned long long)c->token,
                   counted, (unsigned long long)lease_holder_remaining(&d->ha.lease, now_ms()));
@@ -335,6 +361,202 @@ static bool source_of(struct daemon *d, const char *name, struct pg_source *src)
     if (!m || !m->conn_url[0])
         return false;
     return pg_source_from_url(m->name, m->conn_url, src) == 0;
+}
+
+/* ---- synchronous replication (synchronous_mode) ---------------------------------------------
+
+   The synchronous standbys are recorded in the state machine BEFORE PostgreSQL relies on
+   them: a standby is added to the `sync` key first, then to synchronous_standby_names; it is
+   removed from synchronous_standby_names first, then from the key. So every standby that
+   may have acknowledged a commit is recorded, and only recorded standbys may be promoted. */
+
+#define SYNC_PLACEHOLDER "raftgres_no_sync_standby"
+
+static struct {
+    bool inflight;
+    uint64_t version; /* sync key version after our last accepted SYNC_SET */
+    uint32_t n;
+    char names[FSM_MAX_SYNC][FSM_NAME_MAX + 1];
+    int stage;
+} sy;
+
+static bool name_in(const char *name, const char (*names)[FSM_NAME_MAX + 1], uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (!strcmp(name, names[i]))
+            return true;
+    return false;
+}
+
+static void format_sync_names(const struct daemon *d, const char (*names)[FSM_NAME_MAX + 1],
+                              uint32_t n, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    if (n == 0) {
+        /* strict: no synchronous standby means writes wait, never go asynchronous */
+        if (d->dyn.synchronous_mode_strict)
+            snprintf(out, outlen, "FIRST 1 (\"%s\")", SYNC_PLACEHOLDER);
+        return;
+    }
+    size_t o = (size_t)snprintf(out, outlen, "FIRST %u (", n);
+    for (uint32_t i = 0; i < n && o < outlen; i++)
+        o += (size_t)snprintf(out + o, outlen - o, "%s\"%s\"", i ? "," : "", names[i]);
+    if (o < outlen)
+        snprintf(out + o, outlen - o, ")");
+}
+
+static void sync_set(struct daemon *d, const char (*names)[FSM_NAME_MAX + 1], uint32_t n,
+                     rnode_propose_cb cb)
+{
+    /* CAS on the version we last saw: ours if we just changed it (a forwarded proposal's
+     * answer can arrive before this member applied the entry). */
+    uint64_t expected = fsm_of(d)->sync.version;
+    if (sy.version > expected)
+        expected = sy.version;
+    struct fsm_cmd cmd;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = FSM_CMD_SYNC_SET;
+    cmd.u.sync_set.leader = d->cfg->name;
+    cmd.u.sync_set.expected_version = expected;
+    cmd.u.sync_set.n_names = n;
+    for (uint32_t i = 0; i < n; i++)
+        cmd.u.sync_set.names[i] = names[i];
+    if (rnode_propose(&d->rn, &cmd, cb, d) != 0)
+        sy.inflight = false;
+}
+
+static void on_sync_final(void *data, int status, const struct fsm_result *res)
+{
+    struct daemon *d = data;
+    sy.inflight = false;
+    if (status == RNODE_OK && res->rc == FSM_OK)
+        sy.version = res->version;
+    if (status != RNODE_OK || res->rc != FSM_OK)
+        log_warning("recording the synchronous standbys failed: %s",
+                    status == RNODE_OK ? res->msg : rnode_strerror(status));
+    else if (sy.n)
+        log_info("synchronous standby set to %s%s", sy.names[0], sy.n > 1 ? " and others" : "");
+    else
+        log_info("no synchronous standby%s",
+                 d->dyn.synchronous_mode_strict ? ": writes wait (synchronous_mode_strict)" : "");
+}
+
+static void on_sync_reloaded(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    if (!ok) {
+        log_warning("applying synchronous_standby_names failed: %s", msg);
+        sy.inflight = false;
+        return;
+    }
+    sync_set(d, sy.names, sy.n, on_sync_final);
+}
+
+static void apply_sync_names(struct daemon *d)
+{
+    format_sync_names(d, sy.names, sy.n, d->pg.sync_names, sizeof(d->pg.sync_names));
+    pg_reload(&d->pg, on_sync_reloaded, d);
+}
+
+static void on_sync_widened(void *data, int status, const struct fsm_result *res)
+{
+    struct daemon *d = data;
+    if (status != RNODE_OK || res->rc != FSM_OK) {
+        log_warning("recording the new synchronous standbys failed: %s",
+                    status == RNODE_OK ? res->msg : rnode_strerror(status));
+        sy.inflight = false;
+        return;
+    }
+    sy.version = res->version;
+    apply_sync_names(d); /* recorded first, now PostgreSQL may rely on them */
+}
+
+static void on_replication_rows(void *data, bool ok, const char *msg);
+
+static void manage_sync(struct daemon *d)
+{
+    if (sy.inflight)
+        return;
+    const struct fsm *f = fsm_of(d);
+    bool mine = !strcmp(f->sync.leader, d->cfg->name);
+    if (!d->dyn.synchronous_mode) {
+        if (d->pg.sync_names[0] || (mine && f->sync.n_names)) {
+            sy.inflight = true;
+            sy.n = 0;
+            d->pg.sync_names[0] = '\0';
+            log_info("synchronous_mode is off: replication is asynchronous");
+            pg_reload(&d->pg, on_sync_reloaded, d);
+        }
+        return;
+    }
+    sy.inflight = true;
+    pg_sql_rows(&d->pg,
+                "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' "
+                "ORDER BY flush_lsn DESC NULLS LAST, application_name",
+                on_replication_rows, d);
+}
+
+static void on_replication_rows(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    if (!ok) {
+        sy.inflight = false;
+        log_debug("pg_stat_replication: %s", msg);
+        return;
+    }
+    const struct fsm *f = fsm_of(d);
+    bool mine = !strcmp(f->sync.leader, d->cfg->name);
+    uint32_t want = (uint32_t)d->dyn.synchronous_node_count;
+    if (want > FSM_MAX_SYNC)
+        want = FSM_MAX_SYNC;
+    /* Candidates: streaming members that may be synchronous; the current synchronous
+     * standbys first (no churn while they stay healthy), then by WAL position. */
+    char cand[FSM_MAX_SYNC * 4][FSM_NAME_MAX + 1];
+    uint32_t nc = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int r = 0; r < d->pg.rows_n && nc < FSM_MAX_SYNC * 4; r++) {
+            const char *name = d->pg.rows[r];
+            const struct fsm_member *m = fsm_member_find(f, name);
+            if (!m || !strcmp(name, d->cfg->name) || name_in(name, cand, nc))
+                continue;
+            struct pg_tags t;
+            pg_tags_parse(m->tags, &t);
+            if (t.nosync)
+                continue;
+            bool cur = mine && name_in(name, f->sync.names, f->sync.n_names);
+            if ((pass == 0) != cur)
+                continue;
+            snprintf(cand[nc++], FSM_NAME_MAX + 1, "%s", name);
+        }
+    }
+    sy.n = nc < want ? nc : want;
+    for (uint32_t i = 0; i < sy.n; i++)
+        snprintf(sy.names[i], sizeof(sy.names[i]), "%s", cand[i]);
+    char ssn[1024];
+    format_sync_names(d, sy.names, sy.n, ssn, sizeof(ssn));
+    bool same_fsm = mine && f->sync.n_names == sy.n;
+    for (uint32_t i = 0; same_fsm && i < sy.n; i++)
+        same_fsm = name_in(sy.names[i], f->sync.names, f->sync.n_names);
+    if (same_fsm && !strcmp(ssn, d->pg.sync_names)) {
+        sy.inflight = false;
+        return;
+    }
+    /* Added standbys are recorded before PostgreSQL may count on them. */
+    char wide[FSM_MAX_SYNC][FSM_NAME_MAX + 1];
+    uint32_t nw = 0;
+    bool adds = false;
+    if (mine)
+        for (uint32_t i = 0; i < f->sync.n_names && nw < FSM_MAX_SYNC; i++)
+            snprintf(wide[nw++], sizeof(wide[0]), "%s", f->sync.names[i]);
+    for (uint32_t i = 0; i < sy.n; i++)
+        if (!name_in(sy.names[i], wide, nw) && nw < FSM_MAX_SYNC) {
+            snprintf(wide[nw++], sizeof(wide[0]), "%s", sy.names[i]);
+            adds = true;
+        }
+    if (adds || !mine)
+        sync_set(d, wide, nw, on_sync_widened);
+    else
+        apply_sync_names(d); /* only removals: PostgreSQL first, then the key */
 }
 
 /* ---- multi-step operations ---------------------------------------------------------------- */
@@ -636,12 +858,35 @@ static void on_promoted(void *data, bool ok, const char *msg)
     pg_sql(&d->pg, "CHECKPOINT", on_promote_checkpoint, d);
 }
 
+static void on_promote_prepared(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    if (!ok)
+        log_warning("setting synchronous_standby_names before promote: %s", msg);
+    pg_promote(&d->pg, on_promoted, d);
+}
+
 static void do_promote(struct daemon *d)
 {
     d->ha.busy = "promote";
     d->ha.promote_timeline = d->pg.st.timeline;
     uint64_t a = d->pg.st.receive_lsn, b = d->pg.st.replay_lsn;
     d->ha.promote_lsn = a > b ? a : b;
+    if (d->dyn.synchronous_mode) {
+        /* Name the synchronous standbys BEFORE promoting, so no commit after promotion is
+         * acknowledged without a synchronous copy: the recorded ones, minus ourselves. */
+        const struct fsm_sync *fs = &fsm_of(d)->sync;
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < fs->n_names; i++)
+            if (strcmp(fs->names[i], d->cfg->name))
+                snprintf(sy.names[n++], sizeof(sy.names[0]), "%s", fs->names[i]);
+        format_sync_names(d, sy.names, n, d->pg.sync_names, sizeof(d->pg.sync_names));
+        if (!d->pg.sync_names[0] && !d->dyn.synchronous_mode_strict)
+            log_warning("promoting without a recorded synchronous standby: commits are "
+                        "asynchronous until one is chosen");
+        pg_reload(&d->pg, on_promote_prepared, d);
+        return;
+    }
     pg_promote(&d->pg, on_promoted, d);
 }
 
@@ -998,6 +1243,7 @@ static void primary_housekeeping(struct daemon *d)
             d->ha.last_optime = d->pg.st.write_lsn;
     }
     manage_slots(d);
+    manage_sync(d);
 }
 
 /* ---- decide and act ---------------------------------------------------------------------------
@@ -1065,8 +1311,14 @@ static void decide_and_act(struct daemon *d)
     }
 
     /* Nothing to fence once we neither hold the lock nor run a primary. */
-    if (!holds_lock(d) && !(st.state == PGS_RUNNING && st.is_primary))
+    if (!holds_lock(d) && !(st.state == PGS_RUNNING && st.is_primary)) {
         fence_disarm(&d->fence);
+        if (d->wd.active) {
+            watchdog_disable(&d->wd);
+            d->wd_logged = false;
+            log_info("watchdog disabled: this member is no longer the primary");
+        }
+    }
 
     /* Peers are valid only for the lock-free period they were collected in. */
     if (f->lock.holder[0] || f->lock.version != d->ha.peers_lock_version)
@@ -1108,7 +1360,7 @@ static void decide_and_act(struct daemon *d)
         dst.timeline = 0;
     in.pg = &dst;
     in.pg_was_primary = d->ha.pg_was_primary;
-    in.watchdog_ok = true;
+    in.watchdog_ok = watchdog_usable(&d->wd, watchdog_timeout_s(d));
     in.peers_collected = d->ha.peers_collected;
     in.peers = d->ha.peers;
     in.n_peers = d->ha.n_peers;
@@ -1126,6 +1378,15 @@ static void decide_and_act(struct daemon *d)
         } else {
             dst.tags.nofailover = true;
         }
+    }
+    /* synchronous_mode: only a recorded synchronous standby may become the primary, and only
+     * the recorded ones count in the race (design.md section 4). */
+    if (d->dyn.synchronous_mode && !f->lock.holder[0] && f->sync.leader[0]) {
+        if (!name_in(d->cfg->name, f->sync.names, f->sync.n_names))
+            dst.tags.nofailover = true;
+        for (size_t i = 0; i < d->ha.n_peers; i++)
+            if (!name_in(d->ha.peers[i].name, f->sync.names, f->sync.n_names))
+                d->ha.peers[i].tags.nofailover = true;
     }
     if (maybe_switchover(d, &st))
         return;
@@ -1435,6 +1696,7 @@ void ha_shutdown(struct daemon *d, void (*done)(struct daemon *d))
 {
     /* A clean stop: PostgreSQL is stopped below, nothing is left to fence. */
     fence_stop(&d->fence);
+    watchdog_disable(&d->wd);
     shutdown_done = done;
     if (!uv_is_closing((uv_handle_t *)&d->ha.lease_timer))
         uv_close((uv_handle_t *)&d->ha.lease_timer, NULL);

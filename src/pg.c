@@ -489,6 +489,7 @@ static bool managed_param(const char *k)
                                     "hot_standby",
                                     "primary_conninfo",
                                     "primary_slot_name",
+                                    "synchronous_standby_names",
                                     "recovery_target_timeline",
                                     "config_file",
                                     "data_directory",
@@ -566,6 +567,10 @@ static int write_config(struct pg *pg, const struct pg_source *src)
     char q[600];
     pgq_quote_literal(pg->listen_addresses, q, sizeof(q));
     OUT("\nlisten_addresses = %s\nport = %d\nhot_standby = on\n", q, pg->port);
+    /* synchronous_mode: raftgres names the synchronous standbys (also on a standby about to
+     * be promoted, so its first commit after promotion already waits for one). */
+    pgq_quote_literal(pg->sync_names, q, sizeof(q));
+    OUT("synchronous_standby_names = %s\n", q);
     if (src) {
         OUT("recovery_target_timeline = 'latest'\n");
         if (src->host[0]) {
@@ -771,6 +776,24 @@ void pg_sql(struct pg *pg, const char *sql, pg_done_cb cb, void *data)
 {
     struct op *o = op_new(pg, cb, data);
     pgq_exec(pg->loop, pg->local_conninfo, sql, 30000, on_sql, o);
+}
+
+static void on_rows(void *data, bool ok, const PGresult *res, const char *error)
+{
+    struct op *o = data;
+    struct pg *pg = o->pg;
+    pg->rows_n = 0;
+    if (ok && res) {
+        for (int r = 0; r < PQntuples(res) && pg->rows_n < 64; r++)
+            snprintf(pg->rows[pg->rows_n++], sizeof(pg->rows[0]), "%s", PQgetvalue(res, r, 0));
+    }
+    op_done(o, ok, "%s", ok ? "ok" : error);
+}
+
+void pg_sql_rows(struct pg *pg, const char *sql, pg_done_cb cb, void *data)
+{
+    struct op *o = op_new(pg, cb, data);
+    pgq_exec(pg->loop, pg->local_conninfo, sql, 10000, on_rows, o);
 }
 
 static void on_promote(void *data, bool ok, const PGresult *res, const char *error)

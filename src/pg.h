@@ -66,7 +66,10 @@ struct pg {
     bool crashed;             /* the postmaster exited without being asked to */
     struct pg_status st;      /* last observation */
     struct pg_source cur_src; /* what raftgres.conf was last written to follow */
-    bool standby;             /* raftgres.conf was last written for a standby */
+    char sync_names[1024];
+    int rows_n;                      /* pg_sql_rows(): first column of each row */
+    char rows[64][FSM_NAME_MAX + 1]; /* synchronous_standby_names raftgres manages ("" = async) */
+    bool standby;                    /* raftgres.conf was last written for a standby */
     struct pg_control control;
 
     /* Called when the postmaster exits (crash or requested stop): a cycle should run. */
@@ -109,6 +112,8 @@ void pg_follow(struct pg *pg, const struct pg_source *src, pg_done_cb cb, void *
 void pg_reload(struct pg *pg, pg_done_cb cb, void *data);
 /* Refresh pg->st from the running server (one query). */
 void pg_query_status(struct pg *pg, pg_done_cb cb, void *data);
+/* Run a query and keep the first column of up to 64 rows in pg->rows / pg->rows_n. */
+void pg_sql_rows(struct pg *pg, const char *sql, pg_done_cb cb, void *data);
 /* Run SQL as the superuser on the local server. */
 void pg_sql(struct pg *pg, const char *sql, pg_done_cb cb, void *data);
 

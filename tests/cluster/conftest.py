@@ -37,6 +37,17 @@ def pg_cluster(request):
 
 
 @pytest.fixture
+def sync_cluster(request):
+    yield from _cluster(request, pg=True, dcs_extra="    synchronous_mode: true\n")
+
+
+@pytest.fixture
+def strict_cluster(request):
+    yield from _cluster(request, pg=True, dcs_extra="    synchronous_mode: true\n"
+                        "    synchronous_mode_strict: true\n")
+
+
+@pytest.fixture
 def cluster(request):
     yield from _cluster(request)
 

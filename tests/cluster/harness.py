@@ -141,7 +141,7 @@ bootstrap:
     loop_wait: {self.cluster.loop_wait}
     retry_timeout: 3
     maximum_lag_on_failover: 10485760
-{dcs_pg}{self.pg_yaml() if pg else ""}log:
+{self.cluster.dcs_extra}{dcs_pg}{self.pg_yaml() if pg else ""}log:
   level: {os.environ.get("RAFTGRES_TEST_LOG_LEVEL", "INFO")}
 {extra_yaml}"""
         with open(self.config, "w") as f:
@@ -261,8 +261,9 @@ def _alive(pid):
 
 
 class Cluster:
-    def __init__(self, n=3, scope="batman", pg=False, ttl=20, loop_wait=1):
+    def __init__(self, n=3, scope="batman", pg=False, ttl=20, loop_wait=1, dcs_extra=""):
         self.scope = scope
+        self.dcs_extra = dcs_extra
         self.pg = pg
         self.ttl = ttl
         self.loop_wait = loop_wait
