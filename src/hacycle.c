@@ -811,6 +811,7 @@ static void on_history(void *data, int status, const struct fsm_result *res)
 }
 
 static void manage_slots(struct daemon *d);
+static bool start_slots(struct daemon *d, pg_done_cb cb);
 
 static void on_promote_checkpoint(void *data, bool ok, const char *msg)
 {
@@ -866,12 +867,12 @@ static void on_promote_prepared(void *data, bool ok, const char *msg)
     pg_promote(&d->pg, on_promoted, d);
 }
 
-static void do_promote(struct daemon *d)
+static void promote_after_slots(void *data, bool ok, const char *msg)
 {
-    d->ha.busy = "promote";
-    d->ha.promote_timeline = d->pg.st.timeline;
-    uint64_t a = d->pg.st.receive_lsn, b = d->pg.st.replay_lsn;
-    d->ha.promote_lsn = a > b ? a : b;
+    struct daemon *d = data;
+    d->ha.slots_inflight = false;
+    if (!ok)
+        log_warning("creating replication slots before promote: %s", msg);
     if (d->dyn.synchronous_mode) {
         /* Name the synchronous standbys BEFORE promoting, so no commit after promotion is
          * acknowledged without a synchronous copy: the recorded ones, minus ourselves. */
@@ -888,6 +889,18 @@ static void do_promote(struct daemon *d)
         return;
     }
     pg_promote(&d->pg, on_promoted, d);
+}
+
+static void do_promote(struct daemon *d)
+{
+    d->ha.busy = "promote";
+    d->ha.promote_timeline = d->pg.st.timeline;
+    uint64_t a = d->pg.st.receive_lsn, b = d->pg.st.replay_lsn;
+    d->ha.promote_lsn = a > b ? a : b;
+    /* The other members' slots first (physical slots can be created on a standby), so they
+     * can stream from us the moment we are promoted. */
+    if (!start_slots(d, promote_after_slots))
+        promote_after_slots(d, true, "no slots");
 }
 
 /* demote: stop immediately, come back as a standby of the leader (if any) */
@@ -1052,7 +1065,7 @@ static void on_candidate_status(void *data, int status, int http_status, const c
         switchover_abort(d, "the candidate did not receive the shutdown checkpoint in time");
         return;
     }
-    sw.stage = 3; /* ask again shortly */
+    sw.stage = 4; /* ask again shortly */
     uv_timer_start(&sw.timer, on_sw_timer, 100, 0);
 }
 
@@ -1079,15 +1092,35 @@ static void switchover_step(void *data, bool ok, const char *msg)
     }
     switch (sw.stage++) {
     case 0:
+        /* Never shut the primary down for a candidate that does not stream from it. */
+        pg_sql_rows(&d->pg,
+                    "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'",
+                    switchover_step, d);
+        return;
+    case 1: {
+        bool streaming = false;
+        for (int r = 0; r < d->pg.rows_n; r++)
+            streaming = streaming || !strcmp(d->pg.rows[r], sw.candidate);
+        if (!streaming) {
+            if (now_ms() > sw.deadline_ms) {
+                switchover_abort(d, "the candidate is not streaming from this primary");
+                return;
+            }
+            sw.stage = 0; /* look again shortly */
+            uv_timer_start(&sw.timer, on_sw_timer, 200, 0);
+            return;
+        }
         pg_sql(&d->pg, "CHECKPOINT", switchover_step, d);
         return;
-    case 1:
+    }
+    case 2:
         pg_stop(&d->pg, "fast", switchover_step, d);
         return;
-    case 2:
+    case 3:
+        sw.target_lsn = 0;
         pg_read_control(&d->pg, switchover_step, d);
         return;
-    case 3: {
+    case 4: {
         if (sw.target_lsn == 0) {
             /* The shutdown checkpoint is the last record the old primary wrote. */
             sw.target_lsn = d->pg.control.checkpoint_lsn;
@@ -1102,7 +1135,7 @@ static void switchover_step(void *data, bool ok, const char *msg)
         }
         return;
     }
-    case 4: {
+    case 5: {
         struct fsm_cmd cmd;
         memset(&cmd, 0, sizeof(cmd));
         cmd.type = FSM_CMD_LOCK_TRANSFER;
@@ -1181,6 +1214,7 @@ static bool maybe_switchover(struct daemon *d, const struct pg_status *st)
     log_info("manual failover: demoting myself (%s) in favour of %s", d->cfg->name, sw.candidate);
     d->ha.busy = "switchover";
     sw.stage = 0;
+    sw.deadline_ms = now_ms() + 10000; /* for the candidate to be streaming */
     switchover_step(d, true, "begin");
     return true;
 }
@@ -1197,8 +1231,15 @@ static void on_slots(void *data, bool ok, const char *msg)
 
 static void manage_slots(struct daemon *d)
 {
+    start_slots(d, on_slots);
+}
+
+/* Create the other members' physical slots and drop those of members that are gone.
+ * Returns false (cb not called) when there is nothing to do. */
+static bool start_slots(struct daemon *d, pg_done_cb cb)
+{
     if (!d->dyn.use_slots)
-        return;
+        return false;
     const struct fsm *f = fsm_of(d);
     char list[4096] = "";
     for (uint32_t i = 0; i < f->n_members; i++) {
@@ -1214,7 +1255,7 @@ static void manage_slots(struct daemon *d)
         }
     }
     if (!list[0] || d->ha.slots_inflight)
-        return;
+        return false;
     d->ha.slots_inflight = true;
     char sql[9000];
     snprintf(sql, sizeof(sql),
@@ -1223,7 +1264,8 @@ static void manage_slots(struct daemon *d)
              "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
              "WHERE slot_type = 'physical' AND NOT active AND slot_name <> ALL(ARRAY[%s]::name[]);",
              list, list);
-    pg_sql(&d->pg, sql, on_slots, d);
+    pg_sql(&d->pg, sql, cb, d);
+    return true;
 }
 
 static void primary_housekeeping(struct daemon *d)
