@@ -813,11 +813,8 @@ static void on_history(void *data, int status, const struct fsm_result *res)
 static void manage_slots(struct daemon *d);
 static bool start_slots(struct daemon *d, pg_done_cb cb);
 
-static void on_promote_checkpoint(void *data, bool ok, const char *msg)
+static void promote_finish(struct daemon *d)
 {
-    struct daemon *d = data;
-    if (!ok)
-        log_warning("checkpoint after promote failed: %s", msg);
     /* The other members' slots at once, so they stream from us without waiting. */
     d->pg.st.is_primary = true;
     manage_slots(d);
@@ -834,6 +831,49 @@ static void on_promote_checkpoint(void *data, bool ok, const char *msg)
     finish_busy(d, "promote", true, "done");
 }
 
+/* The new timeline's history file names the exact switch point ("<parent tli> <lsn>
+ * <reason>", last line): that is what the history entry records, so an old primary can
+ * tell precisely whether it went past it (rewind) or not (a clean switchover). */
+static void on_history_file(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    uint32_t tli = d->ha.promote_timeline;
+    uint64_t lsn = d->ha.promote_lsn;
+    if (ok && d->pg.rows_n > 0) {
+        unsigned parent = 0;
+        char lsntext[40];
+        for (int r = 0; r < d->pg.rows_n; r++)
+            if (sscanf(d->pg.rows[r], "%u %39s", &parent, lsntext) == 2) {
+                tli = parent;
+                lsn = pg_lsn_parse(lsntext);
+            }
+    } else if (!ok) {
+        log_warning("reading the timeline history file: %s", msg);
+    }
+    struct fsm_cmd cmd;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.type = FSM_CMD_HISTORY_APPEND;
+    cmd.u.history_append.timeline = tli;
+    cmd.u.history_append.lsn = lsn;
+    cmd.u.history_append.reason = "no recovery target specified";
+    cmd.u.history_append.time = wall_ms();
+    cmd.u.history_append.new_leader = d->cfg->name;
+    rnode_propose(&d->rn, &cmd, on_history, d);
+    promote_finish(d);
+}
+
+static void on_promote_checkpoint(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    if (!ok)
+        log_warning("checkpoint after promote failed: %s", msg);
+    pg_sql_rows(&d->pg,
+                "SELECT regexp_split_to_table(pg_read_file('pg_wal/' || "
+                "lpad(upper(to_hex((pg_control_checkpoint()).timeline_id)), 8, '0') || "
+                "'.history'), E'\\n')",
+                on_history_file, d);
+}
+
 static void on_promoted(void *data, bool ok, const char *msg)
 {
     struct daemon *d = data;
@@ -842,16 +882,6 @@ static void on_promoted(void *data, bool ok, const char *msg)
         return;
     }
     log_info("promoted self to leader by acquiring session lock");
-    /* History: the timeline we left and where it ended (Patroni's history entry). */
-    struct fsm_cmd cmd;
-    memset(&cmd, 0, sizeof(cmd));
-    cmd.type = FSM_CMD_HISTORY_APPEND;
-    cmd.u.history_append.timeline = d->ha.promote_timeline;
-    cmd.u.history_append.lsn = d->ha.promote_lsn;
-    cmd.u.history_append.reason = "no recovery target specified";
-    cmd.u.history_append.time = wall_ms();
-    cmd.u.history_append.new_leader = d->cfg->name;
-    rnode_propose(&d->rn, &cmd, on_history, d);
     d->ha.pg_was_primary = true;
     /* PostgreSQL 15 promotes without an end-of-recovery checkpoint: until one runs, its
      * control file still names the old timeline and pg_rewind of the old primary against

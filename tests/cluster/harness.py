@@ -22,10 +22,19 @@ RAFTGRESCTL = os.path.join(BUILD, "raftgresctl")
 RUN_AS = os.environ.get("RAFTGRES_TEST_USER", "postgres")
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port, never the same twice in this test run (the kernel may hand a
+    just-released ephemeral port out again, and two members must not share one)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def wait_for(cond, timeout, interval=0.05, what="condition"):

@@ -19,9 +19,9 @@ def running(pg_cluster):
     c.wait_leader(timeout=15)
     c.primary_member = c.wait_pg_ready()
     # The registry knows every member's PostgreSQL state before the tests ask for checks.
-    wait_for(lambda: all(x.get("state") == "running"
-                         for x in c.primary_member.cluster_state()["members"]), 30,
-             what="registry settled")
+    wait_for(lambda: all(x.get("state") == "running" for m in c.members
+                         for x in m.cluster_state()["members"]), 30,
+             what="registry settled on every member")
     return c
 
 
