@@ -23,18 +23,25 @@ RUN_AS = os.environ.get("RAFTGRES_TEST_USER", "postgres")
 
 
 _handed_out = set()
+_next_port = [20000 + (os.getpid() * 37) % 10000]
 
 
 def free_port():
-    """A free loopback port, never the same twice in this test run (the kernel may hand a
-    just-released ephemeral port out again, and two members must not share one)."""
+    """A free loopback port below the kernel's ephemeral range (32768+), so an outgoing
+    connection can never take it before the member binds it, and never the same twice in
+    a test run."""
     while True:
+        port = _next_port[0]
+        _next_port[0] = 20000 + (port - 20000 + 1) % 12000
+        if port in _handed_out:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 def wait_for(cond, timeout, interval=0.05, what="condition"):
