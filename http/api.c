@@ -559,6 +559,11 @@ static void sw_wait_poll(uv_timer_t *t)
 struct propose_answer {
     struct deferred *def;
     struct api *a;
+    uv_timer_t timer; /* read-your-writes: wait until this member applied the entry */
+    uint64_t revision;
+    uint64_t deadline;
+    int status;
+    struct fsm_result res;
     int ok_status;
     char ok_msg[300];
     bool failover;
@@ -567,15 +572,19 @@ struct propose_answer {
     char candidate[FSM_NAME_MAX + 1];
 };
 
-static void on_control_proposed(void *data, int status, const struct fsm_result *res)
+static void propose_answer_free(uv_handle_t *h)
 {
-    struct propose_answer *p = data;
+    free(h->data);
+}
+
+static void answer_proposal(struct propose_answer *p)
+{
     h2o_req_t *req = deferred_take(p->def);
+    int status = p->status;
+    const struct fsm_result *res = &p->res;
     if (!req) {
-        free(p);
-        return;
-    }
-    if (status != RNODE_OK) {
+        /* the client went away */
+    } else if (status != RNODE_OK) {
         send_message(req, 503, "not applied: %s", rnode_strerror(status));
     } else if (res->rc != FSM_OK) {
         send_message(req, res->rc == FSM_ECONFLICT ? 409 : 400, "not applied: %s", res->msg);
@@ -597,7 +606,33 @@ static void on_control_proposed(void *data, int status, const struct fsm_result 
     } else {
         send_message(req, p->ok_status, "%s", p->ok_msg);
     }
-    free(p);
+    p->timer.data = p;
+    uv_close((uv_handle_t *)&p->timer, propose_answer_free);
+}
+
+static void propose_answer_poll(uv_timer_t *t)
+{
+    struct propose_answer *p = t->data;
+    if (p->a->d->rn.fsm.revision >= p->revision || rnode_now_ms() > p->deadline) {
+        answer_proposal(p);
+        return;
+    }
+    uv_timer_start(&p->timer, propose_answer_poll, 10, 0);
+}
+
+/* The answer goes out once this member has applied the entry itself, so a request that
+ * follows (GET /config, DELETE /switchover) sent to the same member sees its effect. */
+static void on_control_proposed(void *data, int status, const struct fsm_result *res)
+{
+    struct propose_answer *p = data;
+    p->status = status;
+    if (res)
+        p->res = *res;
+    p->revision = status == RNODE_OK ? res->revision : 0;
+    p->deadline = rnode_now_ms() + 2000;
+    uv_timer_init(p->a->d->loop, &p->timer);
+    p->timer.data = p;
+    propose_answer_poll(&p->timer);
 }
 
 static int propose_and_answer(struct api *a, h2o_req_t *req, const struct fsm_cmd *cmd,
@@ -748,18 +783,33 @@ static void on_restart_done(void *data, bool ok, const char *msg)
 
 static int h_restart(struct api *a, h2o_req_t *req)
 {
-    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE")))
-        return send_message(req, 404, "no restart is scheduled");
+    struct ha_state *ha = &a->d->ha;
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE"))) {
+        if (!ha->restart_scheduled)
+            return send_message(req, 404, "no restart is scheduled");
+        ha->restart_scheduled = false;
+        return send_message(req, 200, "scheduled restart deleted");
+    }
     struct control_restart r;
     char msg[400];
     int st = control_parse_restart(req->entity.base ? req->entity.base : "", req->entity.len,
                                    wall_now_ms(), &r, msg, sizeof(msg));
     if (st)
         return send_message(req, st, "%s", msg);
-    if (r.schedule_ms)
-        return send_message(req, 422,
-                            "scheduled restarts are not supported yet: restart now or "
-                            "schedule it outside raftgres");
+    st = control_check_restart(&r, a->d->rn.fsm.pause, msg, sizeof(msg));
+    if (st)
+        return send_message(req, st, "%s", msg);
+    if (r.schedule_ms) {
+        if (ha->restart_scheduled)
+            return send_message(req, 409,
+                                "Cannot schedule restart: another restart is "
+                                "already scheduled");
+        /* Kept by this member (Patroni keeps it in the member's own key); the HA cycle
+         * carries it out at its time if the conditions still hold. */
+        ha->restart_scheduled = true;
+        ha->restart_req = r;
+        return send_message(req, 202, "Restart scheduled");
+    }
     struct pg_status ps;
     ha_status(a->d, &ps);
     if (!control_restart_matches(&r, pg_role_name(&ps), ps.pending_restart, ps.server_version))

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "http/api.h"
+#include "http/control.h"
 #include "src/dyncfg.h"
 #include "src/fence.h"
 #include "src/watchdog.h"
@@ -35,12 +36,11 @@ struct ha_state {
     char last_leader[FSM_NAME_MAX + 1];
     uint64_t failed_since_ms;
     bool slots_inflight;
-    uint64_t min_revision;
+    uint64_t min_revision;     /* do not decide on a state older than our last lock change */
     json_t *last_config_reply; /* PATCH/PUT /config: the body to answer once applied */
-    /* do not decide on a state older than our last lock change */ /* no new bootstrap attempt
-                                                                      before this (monotonic ms)
-                                                                    */
-    bool pg_was_primary; /* last seen running as primary / controldata says so */
+    bool restart_scheduled;    /* POST /restart with a schedule, kept by this member */
+    struct control_restart restart_req; /* its conditions and time */
+    bool pg_was_primary;                /* last seen running as primary / controldata says so */
     /* Failover race: peers' WAL positions, valid while the lock stays free. */
     bool peers_collected;
     int peers_pending;

@@ -878,6 +878,10 @@ static void on_promoted(void *data, bool ok, const char *msg)
 {
     struct daemon *d = data;
     if (!ok) {
+        /* A candidate that cannot promote gives the lock back at once: the race picks
+         * another member (after a switchover, the old primary, which has all the WAL). */
+        log_error("promote failed: %s; releasing the leader lock", msg);
+        lock_propose(d, LOCK_RELEASE_OP, NULL);
         finish_busy(d, "promote", false, msg);
         return;
     }
@@ -1430,6 +1434,16 @@ static void decide_and_act(struct daemon *d)
     struct pg_status dst = st;
     if (dst.state == PGS_RUNNING && dst.in_recovery && !dst.streaming)
         dst.timeline = 0;
+    /* A standby that streams from the leader cannot have diverged from it (it may even be
+     * on a newer timeline than the leader's registry record says, right after a promote). */
+    if (dst.state == PGS_RUNNING && dst.in_recovery && dst.streaming &&
+        !strcmp(dst.following, f->lock.holder))
+        dst.timeline = 0;
+    /* The leader's timeline: its registry record, or newer if the history says so. */
+    for (uint32_t i = 0; i < f->n_history; i++)
+        if (!strcmp(f->history[i].new_leader, f->lock.holder) &&
+            f->history[i].timeline + 1 > in.leader_timeline)
+            in.leader_timeline = f->history[i].timeline + 1;
     in.pg = &dst;
     in.pg_was_primary = d->ha.pg_was_primary;
     in.watchdog_ok = watchdog_usable(&d->wd, watchdog_timeout_s(d));
@@ -1462,6 +1476,17 @@ static void decide_and_act(struct daemon *d)
     }
     if (maybe_switchover(d, &st))
         return;
+    if (d->ha.restart_scheduled && d->ha.restart_req.schedule_ms <= wall_ms() && !d->ha.busy) {
+        d->ha.restart_scheduled = false;
+        char err[200];
+        if (!control_restart_matches(&d->ha.restart_req, pg_role_name(&st), st.pending_restart,
+                                     st.server_version))
+            log_info("scheduled restart skipped: its conditions are not satisfied");
+        else if (ha_restart(d, NULL, NULL, err, sizeof(err)) != 0)
+            log_warning("scheduled restart not done: %s", err);
+        else
+            return;
+    }
 
     struct ha_decision dec;
     ha_decide(&in, &dec);

@@ -710,6 +710,13 @@ void pg_start(struct pg *pg, const struct pg_source *src, pg_done_cb cb, void *d
     pg->stop_requested = false;
     pg->crashed = false;
     pg->st.state = PGS_STARTING;
+    /* Forget what the previous run was: until the first status query, a server started as
+     * a standby is a standby, and positions and timeline are unknown. */
+    pg->st.is_primary = false;
+    pg->st.in_recovery = src != NULL;
+    pg->st.streaming = false;
+    pg->st.timeline = 0;
+    pg->st.write_lsn = pg->st.receive_lsn = pg->st.replay_lsn = 0;
     pg->postmaster = proc_spawn(pg->loop, &po, on_postmaster_exit, pg);
     log_info("starting postgres as a %s%s%s", src ? "standby" : "primary",
              src && src->host[0] ? " of " : "", src && src->host[0] ? src->name : "");

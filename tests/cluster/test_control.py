@@ -195,3 +195,24 @@ def test_reinitialize_rebuilds_a_replica(running):
              r.patroni()[1].get("replication_state") == "streaming", 60, interval=0.3,
              what="replica rebuilt")
     assert r.sql("SELECT count(*) FROM pg_class WHERE relname = 'before_reinit'")[0][0] == 1
+
+
+def test_scheduled_restart_runs_at_its_time_and_can_be_cancelled(running):
+    c = running
+    r = eligible_replica(c)
+    pid = r.postmaster_pid()
+    at = (datetime.now(timezone.utc) + timedelta(seconds=300)).isoformat()
+    status, body, _, _ = post(r, "/restart", {"schedule": at})
+    assert status == 202, body
+    status, body, _, _ = post(r, "/restart", {"schedule": at})
+    assert status == 409  # one at a time
+    status, body, _, _ = http("DELETE", r.api + "/restart")
+    assert status == 200
+    assert http("DELETE", r.api + "/restart")[0] == 404
+    at = (datetime.now(timezone.utc) + timedelta(seconds=3)).isoformat()
+    status, body, _, _ = post(r, "/restart", {"schedule": at})
+    assert status == 202, body
+    time.sleep(1.5)
+    assert r.postmaster_pid() == pid  # not before its time
+    wait_for(lambda: r.postmaster_pid() not in (None, pid) and r.role() == "replica", 30,
+             interval=0.2, what="scheduled restart")
