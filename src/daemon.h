@@ -36,9 +36,10 @@ struct ha_state {
     char last_leader[FSM_NAME_MAX + 1];
     uint64_t failed_since_ms;
     bool slots_inflight;
-    uint64_t min_revision;     /* do not decide on a state older than our last lock change */
-    json_t *last_config_reply; /* PATCH/PUT /config: the body to answer once applied */
-    bool restart_scheduled;    /* POST /restart with a schedule, kept by this member */
+    uint64_t min_revision;           /* do not decide on a state older than our last lock change */
+    json_t *last_config_reply;       /* PATCH/PUT /config: the body to answer once applied */
+    uint64_t not_streaming_since_ms; /* a running standby not streaming since */
+    bool restart_scheduled;          /* POST /restart with a schedule, kept by this member */
     struct control_restart restart_req; /* its conditions and time */
     bool pg_was_primary;                /* last seen running as primary / controldata says so */
     /* Failover race: peers' WAL positions, valid while the lock stays free. */

@@ -1322,6 +1322,12 @@ static void primary_housekeeping(struct daemon *d)
     manage_sync(d);
 }
 
+static void on_check_stopped(void *data, bool ok, const char *msg)
+{
+    struct daemon *d = data;
+    finish_busy(d, "timeline check", ok, ok ? "postgres stopped" : msg);
+}
+
 /* ---- decide and act ---------------------------------------------------------------------------
  */
 
@@ -1476,6 +1482,27 @@ static void decide_and_act(struct daemon *d)
     }
     if (maybe_switchover(d, &st))
         return;
+    /* A standby that cannot stream from the leader for long may have diverged (e.g. a
+     * demoted old primary whose WAL went past the switch point): while it runs, its
+     * timeline is not known for sure. Stop it; the next cycle reads pg_controldata and
+     * decides precisely (rewind, or start again as a standby). */
+    if (st.state == PGS_RUNNING && st.in_recovery && !st.streaming && f->lock.holder[0] &&
+        strcmp(f->lock.holder, d->cfg->name) && !d->ha.busy) {
+        if (!d->ha.not_streaming_since_ms)
+            d->ha.not_streaming_since_ms = now_ms();
+        else if (now_ms() - d->ha.not_streaming_since_ms > 20000) {
+            log_warning("not streaming from the leader (%s) for %llu s: stopping postgres to "
+                        "check its timeline against the leader's",
+                        f->lock.holder,
+                        (unsigned long long)(now_ms() - d->ha.not_streaming_since_ms) / 1000);
+            d->ha.not_streaming_since_ms = 0;
+            d->ha.busy = "timeline check";
+            pg_stop(&d->pg, "fast", on_check_stopped, d);
+            return;
+        }
+    } else {
+        d->ha.not_streaming_since_ms = 0;
+    }
     if (d->ha.restart_scheduled && d->ha.restart_req.schedule_ms <= wall_ms() && !d->ha.busy) {
         d->ha.restart_scheduled = false;
         char err[200];

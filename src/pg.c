@@ -397,6 +397,8 @@ static void on_initdb(void *data, const struct proc_result *r)
 {
     struct op *o = data;
     char line[512];
+    if (o->pg->pwfile[0])
+        unlink(o->pg->pwfile);
     if (r->exit_status != 0) {
         op_done(o, false, "initdb failed (exit %" PRId64 "): %s", r->exit_status,
                 r->exit_status < 0 ? r->error : last_line(r->output, line, sizeof(line)));
@@ -449,6 +451,23 @@ void pg_initdb(struct pg *pg, pg_done_cb cb, void *data)
                 snprintf(args[a], sizeof(args[a]), "--%s=%s", k, val);
                 argv[n++] = args[a++];
             }
+        }
+    }
+    /* The superuser gets its password from initdb itself (--pwfile, as Patroni does), so
+     * that password authentication works from the first connection on. */
+    static char pwarg[1200];
+    pg->pwfile[0] = '\0';
+    if (pg->cfg->postgresql.superuser.password && n < 68) {
+        char parent[1024];
+        snprintf(parent, sizeof(parent), "%s", pg->data_dir);
+        snprintf(pg->pwfile, sizeof(pg->pwfile), "%s.pwfile", parent);
+        char content[600];
+        snprintf(content, sizeof(content), "%s\n", pg->cfg->postgresql.superuser.password);
+        if (write_file(pg->pwfile, content, 0600) == 0) {
+            snprintf(pwarg, sizeof(pwarg), "--pwfile=%s", pg->pwfile);
+            argv[n++] = pwarg;
+        } else {
+            pg->pwfile[0] = '\0';
         }
     }
     argv[n] = NULL;

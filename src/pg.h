@@ -67,6 +67,7 @@ struct pg {
     struct pg_status st;      /* last observation */
     struct pg_source cur_src; /* what raftgres.conf was last written to follow */
     char sync_names[1024];
+    char pwfile[1100];               /* initdb --pwfile, removed when initdb ends */
     int rows_n;                      /* pg_sql_rows(): first column of each row */
     char rows[64][FSM_NAME_MAX + 1]; /* synchronous_standby_names raftgres manages ("" = async) */
     bool standby;                    /* raftgres.conf was last written for a standby */

@@ -66,8 +66,9 @@ def _cluster(request, **kw):
                     tail = m.log().splitlines()[-60:]
                 except OSError:
                     continue
-                print(f"\n----- {m.name} log (last 40 lines) -----")
+                print(f"\n----- {m.name} log (last 60 lines) -----")
                 print("\n".join(tail))
+        c.remove_files()
 
 
 @pytest.fixture

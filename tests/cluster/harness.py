@@ -7,6 +7,7 @@ stopped by PID at teardown.
 import json
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -86,12 +87,14 @@ def demote_kwargs():
 
 
 class Member:
-    def __init__(self, cluster, name, raft_port, api_port):
+    def __init__(self, cluster, name, raft_port, api_port, host="127.0.0.1", netns=None):
         self.cluster = cluster
         self.name = name
-        self.raft_addr = f"127.0.0.1:{raft_port}"
+        self.host = host
+        self.netns = netns
+        self.raft_addr = f"{host}:{raft_port}"
         self.api_port = api_port
-        self.api = f"http://127.0.0.1:{api_port}"
+        self.api = f"http://{host}:{api_port}"
         self.dir = os.path.join(cluster.dir, name)
         self.data_dir = os.path.join(self.dir, "raft")
         self.config = os.path.join(cluster.dir, f"{name}.yml")
@@ -109,13 +112,15 @@ class Member:
   pg_hba:
   - host replication replicator 127.0.0.1/32 md5
   - host all all 127.0.0.1/32 md5
+  - host replication replicator 10.0.0.0/8 md5
+  - host all all 10.0.0.0/8 md5
   users:
     admin:
       password: admin
       options: [createrole, createdb]
 postgresql:
-  listen: 127.0.0.1:{self.pg_port}
-  connect_address: 127.0.0.1:{self.pg_port}
+  listen: {self.host}{",127.0.0.1" if self.netns else ""}:{self.pg_port}
+  connect_address: {self.host}:{self.pg_port}
   data_dir: {self.pg_data}
   use_pg_rewind: true
   authentication:
@@ -144,8 +149,8 @@ postgresql:
         text = f"""scope: {scope}
 name: {self.name}
 restapi:
-  listen: 127.0.0.1:{self.api_port}
-  connect_address: 127.0.0.1:{self.api_port}
+  listen: {self.host}:{self.api_port}
+  connect_address: {self.host}:{self.api_port}
 raft:
   data_dir: {self.data_dir}
   self_addr: {self.raft_addr}
@@ -169,9 +174,16 @@ bootstrap:
         e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         e.update(env or {})
         self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([RAFTGRES, *args, self.config], stdout=self.logf,
-                                     stderr=subprocess.STDOUT, env=e, start_new_session=True,
-                                     **demote_kwargs())
+        if self.netns:
+            # ip netns exec and setpriv both exec: the PID is the daemon's own.
+            argv = ["ip", "netns", "exec", self.netns, "setpriv", f"--reuid={RUN_AS}",
+                    f"--regid={RUN_AS}", "--init-groups", RAFTGRES, *args, self.config]
+            self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT, env=e,
+                                         start_new_session=True)
+        else:
+            self.proc = subprocess.Popen([RAFTGRES, *args, self.config], stdout=self.logf,
+                                         stderr=subprocess.STDOUT, env=e, start_new_session=True,
+                                         **demote_kwargs())
         self.cluster.pids.add(self.proc.pid)
         return self.proc
 
@@ -232,7 +244,7 @@ bootstrap:
 
     def sql(self, query, user="postgres", password="su-pass", timeout=5, autocommit=True):
         import psycopg2
-        conn = psycopg2.connect(host="127.0.0.1", port=self.pg_port, user=user,
+        conn = psycopg2.connect(host=self.host, port=self.pg_port, user=user,
                                 password=password, dbname="postgres", connect_timeout=timeout)
         try:
             conn.autocommit = autocommit
@@ -277,9 +289,14 @@ def _alive(pid):
 
 
 class Cluster:
-    def __init__(self, n=3, scope="batman", pg=False, ttl=20, loop_wait=1, dcs_extra=""):
+    def __init__(self, n=3, scope="batman", pg=False, ttl=20, loop_wait=1, dcs_extra="",
+                 netns=False):
         self.scope = scope
         self.dcs_extra = dcs_extra
+        self.net = None
+        if netns:
+            from netns import Net
+            self.net = Net(n)
         self.pg = pg
         self.ttl = ttl
         self.loop_wait = loop_wait
@@ -290,12 +307,15 @@ class Cluster:
             pw = pwd.getpwnam(RUN_AS)
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
         self.pids = set()
-        self.members = [self.new_member(f"node{i + 1}") for i in range(n)]
+        self.members = [self.new_member(f"node{i + 1}", i) for i in range(n)]
         self.partners = [m.raft_addr for m in self.members]
         for m in self.members:
             m.write_config(self.partners)
 
-    def new_member(self, name):
+    def new_member(self, name, i=None):
+        if self.net and i is not None:
+            return Member(self, name, free_port(), free_port(), host=self.net.addr(i),
+                          netns=self.net.ns[i])
         return Member(self, name, free_port(), free_port())
 
     def start(self):
@@ -435,6 +455,14 @@ listen standbys
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        if self.net:
+            self.net.teardown()
+
+    def remove_files(self):
+        """PostgreSQL data dirs weigh tens of MB per member: a suite of many clusters would
+        fill the disk. Keep them only when RAFTGRES_KEEP_TEST_DIRS is set."""
+        if not os.environ.get("RAFTGRES_KEEP_TEST_DIRS"):
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # ---- raftgresctl through a pseudo-terminal (appended for tests/cluster/test_ctl.py) ----------
