@@ -262,7 +262,17 @@ int daemon_run(struct cfg *cfg, bool join)
         pg_conn_url(&d.pg, d.conn_url, sizeof(d.conn_url));
     }
     if (cfg->tags_json && json_object_size(cfg->tags_json) > 0) {
-        char *t = json_dumps(cfg->tags_json, JSON_COMPACT | JSON_SORT_KEYS);
+        /* Patroni leaves the built-in boolean tags out when they are false. */
+        json_t *tags = json_deep_copy(cfg->tags_json);
+        static const char *const flags[] = {"clonefrom", "nofailover", "noloadbalance", "nosync"};
+        for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+            json_t *v = json_object_get(tags, flags[i]);
+            if (json_is_false(v) || (json_is_string(v) && !strcmp(json_string_value(v), "false")))
+                json_object_del(tags, flags[i]);
+        }
+        char *t =
+            json_object_size(tags) ? json_dumps(tags, JSON_COMPACT | JSON_SORT_KEYS) : strdup("");
+        json_decref(tags);
         if (t && strlen(t) <= FSM_TAGS_MAX)
             snprintf(d.tags_text, sizeof(d.tags_text), "%s", t);
         free(t);
