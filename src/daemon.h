@@ -31,7 +31,6 @@ struct ha_state {
     const char *busy;     /* multi-step operation in flight, or NULL */
     bool bootstrap_failed, rewind_failed, clone_failed;
     uint64_t bootstrap_retry_ms;
-    bool startup_renew_done;      /* the first renew after start (we may still hold the lock) */
     uint64_t renewed_for_version; /* lock version we renewed on first sight (restart, hand-over) */
     char last_leader[FSM_NAME_MAX + 1];
     uint64_t failed_since_ms;

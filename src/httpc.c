@@ -217,10 +217,8 @@ static void try_complete(struct httpc_req *r, int eof)
         return;
     }
     /* NUL-terminate the body for the caller (there is always one spare byte). */
-    char save = body[blen];
     ((char *)body)[blen] = '\0';
     finish(r, 0, status, body, blen);
-    (void)save;
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
