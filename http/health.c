@@ -16,35 +16,6 @@
 
 /* ---- words ----------------------------------------------------------------------------- */
 
-/* Patroni's PostgreSQL state words (pgstatus.h); kept here so that this module links
- * without src/ha.c. */
-static const char *state_word(enum pg_run_state s)
-{
-    switch (s) {
-    case PGS_STOPPED:
-        return "stopped";
-    case PGS_STARTING:
-        return "starting";
-    case PGS_RUNNING:
-        return "running";
-    case PGS_STOPPING:
-        return "stopping";
-    case PGS_CRASHED:
-        return "crashed";
-    case PGS_INITDB:
-        return "initializing new cluster";
-    case PGS_BASEBACKUP:
-        return "creating replica";
-    case PGS_REWINDING:
-        return "running pg_rewind";
-    case PGS_START_FAILED:
-        return "start failed";
-    case PGS_UNKNOWN:
-    default:
-        return "unknown";
-    }
-}
-
 /* Patroni answers from a query when PostgreSQL is running or starting and the query works;
  * here "the query works" is: the daemon knows whether it is in recovery. */
 static bool queryable(const struct pg_status *st)
@@ -59,7 +30,7 @@ static const char *body_state(const struct pg_status *st)
 {
     if (st->state == PGS_RUNNING && !queryable(st))
         return "unknown";
-    return state_word(st->state);
+    return pg_run_state_name(st->state);
 }
 
 /* The "role" of the body. From the server when it answers (pg_is_in_recovery()), else
