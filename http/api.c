@@ -474,6 +474,7 @@ static int64_t wall_now_ms(void)
 /* The cluster as control_check_switchover() sees it. */
 struct view_buf {
     struct control_member m[FSM_MAX_MEMBERS];
+    const char *sync[FSM_MAX_SYNC];
     struct control_view v;
 };
 
@@ -501,6 +502,11 @@ static void build_view(struct api *a, struct view_buf *b)
     b->v.maximum_lag_on_failover = a->d->dyn.maximum_lag_on_failover;
     b->v.paused = f->pause;
     b->v.synchronous_mode = a->d->dyn.synchronous_mode;
+    /* The synchronous standbys the current primary recorded (Patroni's sync key). */
+    if (f->sync.leader[0] && !strcmp(f->sync.leader, f->lock.holder))
+        for (uint32_t i = 0; i < f->sync.n_names && i < FSM_MAX_SYNC; i++)
+            b->sync[b->v.n_sync++] = f->sync.names[i];
+    b->v.sync_standbys = b->sync;
 }
 
 /* A switchover/failover "now" is answered when it is over: the lock holder changed to the
@@ -914,6 +920,12 @@ static int health_route(struct api *a, h2o_req_t *req, enum health_kind kind)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     int64_t now = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    /* Patroni's next_run is unix time, but how late the HA loop is comes from the monotonic
+     * clock: a wall-clock jump must make a live loop look neither dead nor a dead one alive. */
+    int64_t next_run = 0;
+    if (d->last_cycle_ms)
+        next_run = now + (int64_t)(d->last_cycle_ms + (uint64_t)d->dyn.loop_wait * 1000u) -
+                   (int64_t)rnode_now_ms();
     raft_id lid = 0;
     const char *laddr = NULL;
     rnode_leader(&d->rn, &lid, &laddr);
@@ -922,8 +934,7 @@ static int health_route(struct api *a, h2o_req_t *req, enum health_kind kind)
         .name = d->cfg->name,
         .version = RAFTGRES_VERSION,
         .now_ms = now,
-        .next_run_ms =
-            d->last_cycle_wall_ms ? d->last_cycle_wall_ms + (int64_t)d->dyn.loop_wait * 1000 : 0,
+        .next_run_ms = next_run,
         .ttl_s = (uint32_t)d->dyn.ttl,
         .dcs_available = lid != 0,
         .dcs_last_seen_s = now / 1000,

@@ -153,6 +153,7 @@ static int apply_config_set(struct fsm *f, const struct fsm_cmd *c, struct fsm_r
 static void lock_take(struct fsm *f, const char *name, uint32_t ttl_ms, uint64_t rev)
 {
     COPY(f->lock.holder, name);
+    COPY(f->lock.last_holder, name);
     f->lock.version = rev;
     f->lock.ttl_ms = ttl_ms;
 }
@@ -448,7 +449,7 @@ int fsm_apply(struct fsm *f, const void *buf, size_t len, struct fsm_result *res
  * zero padding to a multiple of 8, and a u64 FNV-1a checksum of everything before it. */
 
 #define SNAP_MAGIC   "RGSN"
-#define SNAP_VERSION 1
+#define SNAP_VERSION 2 /* 1: the same without lock.last_holder (still read) */
 
 static uint64_t fnv1a64(const uint8_t *p, size_t n)
 {
@@ -515,6 +516,7 @@ static void snap_encode(struct wire_w *w, const struct fsm *f)
         wire_put_u64(w, (uint64_t)h->time);
         wire_put_str(w, h->new_leader);
     }
+    wire_put_str(w, f->lock.last_holder);
     wire_pad8(w);
 }
 
@@ -574,7 +576,7 @@ static bool get_bool(struct wire_r *r)
     return b == 1;
 }
 
-static void snap_decode(struct wire_r *r, struct fsm *t)
+static void snap_decode(struct wire_r *r, struct fsm *t, int version)
 {
     t->revision = wire_get_u64(r);
     GETSTR(r, t->initialize, FSM_SYSID_MAX);
@@ -643,6 +645,9 @@ static void snap_decode(struct wire_r *r, struct fsm *t)
         h->time = (int64_t)wire_get_u64(r);
         GETSTR(r, h->new_leader, FSM_NAME_MAX);
     }
+    if (version >= 2) {
+        GETSTR(r, t->lock.last_holder, FSM_NAME_MAX);
+    }
 }
 
 int fsm_restore(struct fsm *f, const void *buf, size_t len)
@@ -655,7 +660,7 @@ int fsm_restore(struct fsm *f, const void *buf, size_t len)
     if (buf == NULL || len < 16 || len % 8 != 0 || memcmp(p, SNAP_MAGIC, 4) != 0) {
         return FSM_EMALFORMED;
     }
-    if (p[4] != SNAP_VERSION) {
+    if (p[4] != SNAP_VERSION && p[4] != 1) {
         return FSM_EVERSION;
     }
     if (p[5] != 0 || p[6] != 0 || p[7] != 0) {
@@ -673,7 +678,7 @@ int fsm_restore(struct fsm *f, const void *buf, size_t len)
         return FSM_ENOMEM;
     }
     r = (struct wire_r){.p = p, .len = len - 8, .off = 8};
-    snap_decode(&r, t);
+    snap_decode(&r, t, p[4]);
     wire_expect_pad_end(&r);
     if (r.bad != NULL) {
         free(t);

@@ -78,6 +78,9 @@ struct fsm_lock {
     char holder[FSM_NAME_MAX + 1]; /* "" = free */
     uint64_t version;              /* revision of the last acquire/renew/transfer/release/expire */
     uint32_t ttl_ms;               /* 0 while free */
+    /* The member that held it last, kept when the lock is released or expires ("" =
+     * never held): the primary before a full cluster stop (snapshot version 2). */
+    char last_holder[FSM_NAME_MAX + 1];
 };
 
 struct fsm_member {

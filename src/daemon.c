@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "src/config.h"
@@ -136,9 +135,6 @@ static void cycle(uv_timer_t *t)
     else
         daemon_register(d);
     d->last_cycle_ms = rnode_now_ms();
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    d->last_cycle_wall_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
     if (!uv_is_active((uv_handle_t *)t))
         schedule_cycle(d, (uint64_t)d->dyn.loop_wait * 1000u);
 }

@@ -37,7 +37,10 @@ struct ha_state {
     bool slots_inflight;
     uint64_t min_revision;           /* do not decide on a state older than our last lock change */
     json_t *last_config_reply;       /* PATCH/PUT /config: the body to answer once applied */
+    uint64_t race_wait_since_ms;     /* leader race: waiting for a starting peer since */
     uint64_t not_streaming_since_ms; /* a running standby not streaming since */
+    uint64_t not_streaming_lock;     /* the lock version last seen meanwhile */
+    unsigned not_streaming_renews;   /* lock changes (renews) seen meanwhile */
     bool restart_scheduled;          /* POST /restart with a schedule, kept by this member */
     struct control_restart restart_req; /* its conditions and time */
     bool pg_was_primary;                /* last seen running as primary / controldata says so */
@@ -73,9 +76,8 @@ struct daemon {
     char conn_url[512];    /* postgres://connect_address/postgres ("" without postgresql) */
     char tags_text[FSM_TAGS_MAX + 1]; /* our tags as canonical JSON text */
     struct pg_tags tags;
-    uint64_t seq_counter;       /* low half of the member-registration sequence number */
-    uint64_t last_cycle_ms;     /* monotonic ms of the last completed cycle (liveness) */
-    int64_t last_cycle_wall_ms; /* unix ms of the last cycle (Patroni's next_run for /liveness) */
+    uint64_t seq_counter;   /* low half of the member-registration sequence number */
+    uint64_t last_cycle_ms; /* monotonic ms of the last completed cycle (/liveness) */
     bool register_inflight;
     bool registered_once;
     bool cycle_again; /* an event arrived during a cycle: run once more */

@@ -57,6 +57,8 @@ bool dyncfg_refresh(struct daemon *d)
     n.retry_timeout = (int)get_int(j, "retry_timeout", c->dcs.retry_timeout);
     n.maximum_lag_on_failover =
         get_int(j, "maximum_lag_on_failover", c->dcs.maximum_lag_on_failover);
+    n.maximum_lag_on_syncnode =
+        get_int(j, "maximum_lag_on_syncnode", c->dcs.maximum_lag_on_syncnode);
     n.synchronous_mode = get_bool(j, "synchronous_mode", c->dcs.synchronous_mode);
     n.synchronous_mode_strict =
         get_bool(j, "synchronous_mode_strict", c->dcs.synchronous_mode_strict);

@@ -13,6 +13,7 @@ struct dyncfg {
     bool loaded;
     int ttl, loop_wait, retry_timeout;
     long long maximum_lag_on_failover;
+    long long maximum_lag_on_syncnode; /* bytes; <= 0 = never replace for lag */
     bool use_slots, use_pg_rewind, synchronous_mode, synchronous_mode_strict;
     int synchronous_node_count;
     json_t *json; /* the whole dynamic config (owned) */

@@ -3,7 +3,9 @@
 
 #include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "src/log.h"
@@ -12,28 +14,33 @@
 
 static int spawn(struct fence *f, char *err, size_t errlen);
 
-static void on_pipe_closed(uv_handle_t *h)
+static uint64_t mono_ms(void)
 {
-    (void)h;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
+/* A process's start time (field 22 of /proc/PID/stat), as the fencer reads it: tells the
+ * postmaster we were told about from a later process that reused its PID. 0 if unknown. */
+static unsigned long long start_time(int pid)
 {
-    struct fence *f = p->data;
-    f->running = false;
-    uv_close((uv_handle_t *)p, NULL);
-    if (!uv_is_closing((uv_handle_t *)&f->in))
-        uv_close((uv_handle_t *)&f->in, on_pipe_closed);
-    if (f->stopping)
-        return;
-    log_error("the fencer exited (%s %d): %s", sig ? "signal" : "code", sig ? sig : (int)status,
-              f->restarts < FENCE_MAX_RESTARTS ? "starting it again"
-                                               : "giving up; the lease timer still demotes");
-    if (f->restarts++ < FENCE_MAX_RESTARTS) {
-        char err[256];
-        if (spawn(f, err, sizeof(err)) != 0)
-            log_error("cannot restart the fencer: %s", err);
-    }
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may contain spaces */
+    if (!p)
+        return 0;
+    int field = 2;
+    for (p++; *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    return field == 22 ? strtoull(p, NULL, 10) : 0;
 }
 
 static void send_line(struct fence *f, const char *line)
@@ -47,9 +54,87 @@ static void send_line(struct fence *f, const char *line)
         log_warning("cannot talk to the fencer: %s", uv_strerror(rc));
 }
 
+static void send_arm(struct fence *f)
+{
+    char line[80];
+    snprintf(line, sizeof(line), "arm %llu %d\n", (unsigned long long)f->deadline_ms, f->pid);
+    send_line(f, line);
+}
+
+/* A new fencer knows nothing: hand it what the one that died was enforcing before the next
+ * renew comes (or never comes, if the daemon freezes now). */
+static void rearm(struct fence *f)
+{
+    if (!f->armed)
+        return;
+    if (!f->pid_start || start_time(f->pid) != f->pid_start) {
+        log_info("the postmaster (pid %d) the dead fencer watched is gone: nothing to re-arm",
+                 f->pid);
+        f->armed = false;
+        return;
+    }
+    send_arm(f);
+    uint64_t now = mono_ms();
+    if (f->deadline_ms > now)
+        log_info("re-armed the new fencer (pid %d) with the last lease deadline, %llu ms "
+                 "ahead, for the postmaster (pid %d)",
+                 f->proc.pid, (unsigned long long)(f->deadline_ms - now), f->pid);
+    else
+        log_warning("re-armed the new fencer (pid %d) with the last lease deadline, passed "
+                    "%llu ms ago without a renew: it kills the postmaster (pid %d) now",
+                    f->proc.pid, (unsigned long long)(now - f->deadline_ms), f->pid);
+}
+
+/* The handles of a dead fencer may be used again only once libuv has closed both; that
+ * happens at the end of the loop iteration that saw it die, so the new one starts at once. */
+static void on_closed(uv_handle_t *h)
+{
+    struct fence *f = h->data;
+    if (--f->open_handles > 0 || !f->restart)
+        return;
+    f->restart = false;
+    if (f->stopping)
+        return;
+    char err[256];
+    if (spawn(f, err, sizeof(err)) != 0) {
+        log_error("cannot restart the fencer: %s; only the daemon's own lease timer demotes "
+                  "this member now",
+                  err);
+        return;
+    }
+    rearm(f);
+}
+
+static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
+{
+    struct fence *f = p->data;
+    f->running = false;
+    uv_close((uv_handle_t *)p, on_closed);
+    if (!uv_is_closing((uv_handle_t *)&f->in))
+        uv_close((uv_handle_t *)&f->in, on_closed);
+    if (f->stopping)
+        return;
+    char cause[96];
+    if (sig)
+        snprintf(cause, sizeof(cause), "killed by signal %d (%s)", sig, strsignal(sig));
+    else
+        snprintf(cause, sizeof(cause), "exited with code %d", (int)status);
+    if (f->restarts >= FENCE_MAX_RESTARTS) {
+        log_error("the self-fencing process (pid %d) died: %s; not starting it again after %d "
+                  "restarts: only the daemon's own lease timer demotes this member now",
+                  p->pid, cause, f->restarts);
+        return;
+    }
+    f->restarts++;
+    log_error("the self-fencing process (pid %d) died: %s; starting it again (restart %d of %d)",
+              p->pid, cause, f->restarts, FENCE_MAX_RESTARTS);
+    f->restart = true;
+}
+
 static int spawn(struct fence *f, char *err, size_t errlen)
 {
     uv_pipe_init(f->loop, &f->in, 0);
+    f->in.data = f;
     uv_stdio_container_t stdio[3];
     stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
     stdio[0].data.stream = (uv_stream_t *)&f->in;
@@ -68,15 +153,15 @@ static int spawn(struct fence *f, char *err, size_t errlen)
     o.exit_cb = on_exit_cb;
     o.flags = UV_PROCESS_DETACHED; /* its own session: not hit by signals meant for us */
     f->proc.data = f;
+    f->open_handles = 2;
     int rc = uv_spawn(f->loop, &f->proc, &o);
     if (rc != 0) {
-        uv_close((uv_handle_t *)&f->proc, NULL);
-        uv_close((uv_handle_t *)&f->in, NULL);
+        uv_close((uv_handle_t *)&f->proc, on_closed);
+        uv_close((uv_handle_t *)&f->in, on_closed);
         snprintf(err, errlen, "cannot start the fencer %s: %s", f->path, uv_strerror(rc));
         return -1;
     }
     f->running = true;
-    f->armed = false;
     log_info("self-fencing process started (pid %d)", f->proc.pid);
     return 0;
 }
@@ -108,28 +193,32 @@ int fence_start(struct fence *f, uv_loop_t *loop, bool enabled, char *err, size_
 
 void fence_arm(struct fence *f, uint64_t deadline_ms, int pid)
 {
-    if (!f->running || pid <= 0)
+    if (!f->enabled || pid <= 0)
         return;
-    char line[80];
-    snprintf(line, sizeof(line), "arm %llu %d\n", (unsigned long long)deadline_ms, pid);
-    send_line(f, line);
+    /* Remembered even while no fencer runs, so a restarted one gets the newest deadline. */
+    if (pid != f->pid || !f->armed)
+        f->pid_start = start_time(pid);
     f->armed = true;
+    f->deadline_ms = deadline_ms;
+    f->pid = pid;
+    send_arm(f);
 }
 
 void fence_disarm(struct fence *f)
 {
     if (!f->armed)
         return;
-    send_line(f, "disarm\n");
     f->armed = false;
+    send_line(f, "disarm\n");
 }
 
 void fence_stop(struct fence *f)
 {
+    f->stopping = true;
+    f->restart = false;
     if (!f->running)
         return;
-    f->stopping = true;
     send_line(f, "exit\n");
     if (!uv_is_closing((uv_handle_t *)&f->in))
-        uv_close((uv_handle_t *)&f->in, on_pipe_closed);
+        uv_close((uv_handle_t *)&f->in, on_closed);
 }

@@ -3,7 +3,9 @@
  * Started next to the daemon when watchdog.fencer is on (auto: unless a watchdog device is
  * in use), fed "arm <deadline> <pid>" after every committed renew while this member holds
  * the lock, "disarm" when it no longer runs a primary, "exit" at clean shutdown. A fencer
- * that dies is logged and started again. */
+ * that dies is logged with its cause and started again (at most 10 times, FENCE_MAX_RESTARTS);
+ * if it was armed, the new one is armed at once with the last deadline and postmaster, so
+ * the primary is never left without a fence between two renews. */
 #ifndef RAFTGRES_FENCE_H
 #define RAFTGRES_FENCE_H
 
@@ -15,7 +17,16 @@ struct fence {
     uv_loop_t *loop;
     uv_process_t proc;
     uv_pipe_t in;
-    bool enabled, running, stopping, armed;
+    bool enabled, running, stopping;
+    /* What the fencer must enforce, kept across a restart: armed with deadline_ms (CLOCK_MONOTONIC
+     * ms) for the postmaster pid, whose start time (/proc/PID/stat) tells it from a later
+     * process that reused the PID. */
+    bool armed;
+    uint64_t deadline_ms;
+    int pid;
+    unsigned long long pid_start;
+    int open_handles; /* proc and in of the last fencer not yet closed */
+    bool restart;     /* start a new fencer once both are closed */
     int restarts;
     char path[4096];
 };

@@ -208,7 +208,13 @@ static const struct ha_peer *better_peer(const struct ha_input *in, const char *
             *why = "priority";
             return p;
         }
-        if (p->tags.failover_priority == my_prio && strcmp(p->name, self) < 0) {
+        if (p->tags.failover_priority != my_prio || strcmp(self, in->last_leader) == 0)
+            continue;
+        if (strcmp(p->name, in->last_leader) == 0) {
+            *why = "last";
+            return p;
+        }
+        if (strcmp(p->name, self) < 0) {
             *why = "name";
             return p;
         }
@@ -526,6 +532,20 @@ static void rule_race(const struct ha_input *in, const char *self, enum pg_kind 
                "collecting the wal positions of the other members for the leader race");
         return;
     }
+    /* A peer whose PostgreSQL is about to run (all members starting together after a
+     * full cluster stop) may be the most advanced: ask again rather than race past it.
+     * The caller stops reporting `starting` after a few rounds. */
+    for (size_t i = 0; i < in->n_peers; i++) {
+        const struct ha_peer *q = &in->peers[i];
+        if (q->reachable && q->starting && !q->running && eligible(&q->tags) &&
+            strcmp(q->name, self) != 0) {
+            decide(out, HA_COLLECT_PEERS, "",
+                   "not healthy enough for leader race: postgres on %s is not running yet; "
+                   "asking for its wal position again",
+                   q->name);
+            return;
+        }
+    }
     p = better_peer(in, self, mine, &why);
     if (p == NULL) {
         decide(out, HA_ACQUIRE, "", "acquiring the leader lock: i am the healthiest node");
@@ -543,6 +563,11 @@ static void rule_race(const struct ha_input *in, const char *self, enum pg_kind 
                "following a different leader because i am not the healthiest node: %s has the "
                "same wal position and a higher failover_priority (%d > %d)",
                p->name, p->tags.failover_priority, t->failover_priority);
+    else if (strcmp(why, "last") == 0)
+        decide(out, HA_NONE, "",
+               "following a different leader because i am not the healthiest node: %s has the "
+               "same wal position and failover_priority and was the last leader",
+               p->name);
     else
         decide(out, HA_NONE, "",
                "following a different leader because i am not the healthiest node: %s has the "
@@ -561,6 +586,7 @@ void ha_decide(const struct ha_input *in, struct ha_decision *out)
     v.initialize = str_or_empty(in->initialize);
     v.lock_holder = str_or_empty(in->lock_holder);
     v.clonefrom = str_or_empty(in->clonefrom);
+    v.last_leader = str_or_empty(in->last_leader);
     unlocked = v.lock_holder[0] == '\0';
     mine = !unlocked && strcmp(v.lock_holder, self) == 0;
     k = pg_kind_of(in->pg);

@@ -23,6 +23,8 @@ struct ha_peer {
     bool reachable;  /* answered in time */
     bool is_primary; /* runs PostgreSQL as a primary */
     bool running;    /* PostgreSQL running */
+    bool starting;   /* PostgreSQL about to run: starting, or stopped (a daemon that just
+                      * started): its WAL position is not known yet */
     uint32_t timeline;
     uint64_t lsn; /* max(receive, replay) for a replica, write for a primary */
     struct pg_tags tags;
@@ -48,6 +50,10 @@ struct ha_input {
      * the FSM history; 0 when our timeline did not end (or is unknown). */
     uint64_t my_timeline_switch_lsn;
     const char *clonefrom; /* a running member tagged clonefrom, "" none */
+    /* The last member that held the lock (kept after release or expiry): it wins a tie of
+     * equal WAL position and failover_priority, so a full cluster restart keeps the same
+     * primary. "" unknown. */
+    const char *last_leader;
 
     /* Local PostgreSQL, lease, tags, pause: see pgstatus.h. */
     const struct pg_status *pg;

@@ -17,7 +17,8 @@
 #include "src/pgq.h"
 #include "src/proc.h"
 
-#define PEER_TIMEOUT_MS 2000
+#define PEER_TIMEOUT_MS  2000
+#define RACE_WAIT_MIN_MS 5000 /* leader race: wait for a peer's starting postgres (ms) */
 
 static uint64_t now_ms(void)
 {
@@ -290,6 +291,7 @@ static void on_peer(void *data, int status, int http_status, const char *body, s
         const char *role = json_string_value(json_object_get(j, "role"));
         const char *state = json_string_value(json_object_get(j, "state"));
         p->running = state && !strcmp(state, "running");
+        p->starting = state && (!strcmp(state, "starting") || !strcmp(state, "stopped"));
         p->is_primary = p->running && role && (!strcmp(role, "master") || !strcmp(role, "primary"));
         p->timeline = (uint32_t)json_integer_value(json_object_get(j, "timeline"));
         json_t *x = json_object_get(j, "xlog");
@@ -325,6 +327,7 @@ static void collect_peers(struct daemon *d)
     if (d->ha.peers_pending > 0)
         return;
     const struct fsm *f = fsm_of(d);
+    d->ha.peers_collected = false; /* until every answer of this round is in */
     d->ha.n_peers = 0;
     d->ha.peers_lock_version = f->lock.version;
     for (uint32_t i = 0; i < f->n_members && d->ha.n_peers < HA_MAX_PEERS; i++) {
@@ -366,19 +369,49 @@ static bool source_of(struct daemon *d, const char *name, struct pg_source *src)
 /* ---- synchronous replication (synchronous_mode) ---------------------------------------------
 
    The synchronous standbys are recorded in the state machine BEFORE PostgreSQL relies on
-   them: a standby is added to the `sync` key first, then to synchronous_standby_names; it is
-   removed from synchronous_standby_names first, then from the key. So every standby that
-   may have acknowledged a commit is recorded, and only recorded standbys may be promoted. */
+   them: a standby is added to the `sync` key first, then to synchronous_standby_names. A
+   standby leaves the key only once every standby PostgreSQL now waits for has confirmed the
+   WAL written while the old ones were still counted (narrow_lsn). So every standby that may
+   hold an acknowledged commit the others lack stays recorded, and only recorded standbys
+   may be promoted.
+
+   A synchronous standby that stops confirming WAL is replaced: when the primary has WAL it
+   has not confirmed and its flush position has not moved for retry_timeout seconds (a cut
+   link shows as "streaming" until wal_sender_timeout), or when it lags by more than
+   maximum_lag_on_syncnode bytes. */
 
 #define SYNC_PLACEHOLDER "raftgres_no_sync_standby"
+#define SYNC_SEEN_MAX    32
+
+struct sync_seen {
+    char name[FSM_NAME_MAX + 1];
+    uint64_t flush;    /* its last confirmed flush position */
+    uint64_t since_ms; /* since then it has not moved while WAL was pending */
+    bool stale;
+};
 
 static struct {
     bool inflight;
     uint64_t version; /* sync key version after our last accepted SYNC_SET */
     uint32_t n;
     char names[FSM_MAX_SYNC][FSM_NAME_MAX + 1];
-    int stage;
+    /* Narrowing the key to what PostgreSQL waits for: the WAL position they must confirm
+     * first, read once PostgreSQL reports them as synchronous (0 = not yet). */
+    uint64_t narrow_lsn;
+    /* After a promotion with no other recorded standby, commits wait for one until then
+     * (monotonic ms) instead of being acknowledged without a synchronous copy. */
+    uint64_t hold_until_ms;
+    struct sync_seen seen[SYNC_SEEN_MAX];
+    uint32_t n_seen;
 } sy;
+
+/* One row of the pg_stat_replication query below. */
+struct repl_row {
+    char name[FSM_NAME_MAX + 1];
+    bool sync;      /* sync_state is 'sync' (PostgreSQL waits for it) */
+    uint64_t flush; /* confirmed flush position */
+    uint64_t cur;   /* the primary's current WAL position */
+};
 
 static bool name_in(const char *name, const char (*names)[FSM_NAME_MAX + 1], uint32_t n)
 {
@@ -393,8 +426,9 @@ static void format_sync_names(const struct daemon *d, const char (*names)[FSM_NA
 {
     out[0] = '\0';
     if (n == 0) {
-        /* strict: no synchronous standby means writes wait, never go asynchronous */
-        if (d->dyn.synchronous_mode_strict)
+        /* strict: no synchronous standby means writes wait, never go asynchronous; so do
+         * they for a while after a promotion, until a standby streams from us. */
+        if (d->dyn.synchronous_mode_strict || now_ms() < sy.hold_until_ms)
             snprintf(out, outlen, "FIRST 1 (\"%s\")", SYNC_PLACEHOLDER);
         return;
     }
@@ -444,12 +478,16 @@ static void on_sync_final(void *data, int status, const struct fsm_result *res)
 static void on_sync_reloaded(void *data, bool ok, const char *msg)
 {
     struct daemon *d = data;
-    if (!ok) {
-        log_warning("applying synchronous_standby_names failed: %s", msg);
-        sy.inflight = false;
+    sy.narrow_lsn = 0; /* the key is narrowed by a later pass, once it is safe */
+    if (ok)
+        log_info("synchronous_standby_names set to '%s'", d->pg.sync_names);
+    if (ok && !d->dyn.synchronous_mode) {
+        sync_set(d, sy.names, 0, on_sync_final); /* nothing waits for a standby any more */
         return;
     }
-    sync_set(d, sy.names, sy.n, on_sync_final);
+    sy.inflight = false;
+    if (!ok)
+        log_warning("applying synchronous_standby_names failed: %s", msg);
 }
 
 static void apply_sync_names(struct daemon *d)
@@ -491,9 +529,98 @@ static void manage_sync(struct daemon *d)
     }
     sy.inflight = true;
     pg_sql_rows(&d->pg,
-                "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' "
-                "ORDER BY flush_lsn DESC NULLS LAST, application_name",
+                "SELECT application_name || ' ' || sync_state || ' ' || "
+                "COALESCE((flush_lsn - '0/0')::text, '0') || ' ' || "
+                "(pg_current_wal_lsn() - '0/0')::text FROM pg_stat_replication "
+                "WHERE state = 'streaming' ORDER BY flush_lsn DESC NULLS LAST, application_name",
                 on_replication_rows, d);
+}
+
+static bool parse_repl_row(const char *text, struct repl_row *r)
+{
+    char state[16];
+    unsigned long long flush, cur;
+    memset(r, 0, sizeof(*r));
+    if (sscanf(text, "%64s %15s %llu %llu", r->name, state, &flush, &cur) != 4)
+        return false;
+    r->sync = !strcmp(state, "sync");
+    r->flush = flush;
+    r->cur = cur;
+    return true;
+}
+
+/* Is this standby still confirming WAL? Tracks its flush position across passes. */
+static bool sync_candidate_healthy(const struct daemon *d, const struct repl_row *r)
+{
+    uint64_t now = now_ms();
+    struct sync_seen *s = NULL;
+    for (uint32_t i = 0; i < sy.n_seen && !s; i++)
+        if (!strcmp(sy.seen[i].name, r->name))
+            s = &sy.seen[i];
+    if (!s) {
+        if (sy.n_seen == SYNC_SEEN_MAX)
+            sy.n_seen = 0; /* forget everyone: a fresh start is only slower */
+        s = &sy.seen[sy.n_seen++];
+        snprintf(s->name, sizeof(s->name), "%s", r->name);
+        s->flush = r->flush;
+        s->since_ms = now;
+        s->stale = false;
+    }
+    if (r->flush != s->flush || r->flush >= r->cur) {
+        s->flush = r->flush;
+        s->since_ms = now;
+        if (s->stale)
+            log_info("standby %s confirms WAL again", r->name);
+        s->stale = false;
+    }
+    uint64_t limit = (uint64_t)(d->dyn.retry_timeout > 0 ? d->dyn.retry_timeout : 10) * 1000u;
+    if (!s->stale && now - s->since_ms > limit) {
+        s->stale = true;
+        log_warning("standby %s has not confirmed WAL up to %llu for %d s (its flush position "
+                    "is %llu): not a synchronous standby candidate",
+                    r->name, (unsigned long long)r->cur, (int)(limit / 1000),
+                    (unsigned long long)r->flush);
+    }
+    if (s->stale)
+        return false;
+    long long max_lag = d->dyn.maximum_lag_on_syncnode;
+    if (max_lag > 0 && r->cur > r->flush && r->cur - r->flush > (uint64_t)max_lag) {
+        log_warning("standby %s lags %llu bytes > maximum_lag_on_syncnode %lld: not a "
+                    "synchronous standby candidate",
+                    r->name, (unsigned long long)(r->cur - r->flush), max_lag);
+        return false;
+    }
+    return true;
+}
+
+static const struct repl_row *row_of(const struct repl_row *rows, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(rows[i].name, name))
+            return &rows[i];
+    return NULL;
+}
+
+/* The key holds more than PostgreSQL waits for: drop the others once every standby
+ * PostgreSQL waits for reports as synchronous and has confirmed narrow_lsn. */
+static bool sync_narrow_if_safe(struct daemon *d, const struct repl_row *rows, int nrows)
+{
+    uint64_t cur = nrows ? rows[0].cur : 0;
+    for (uint32_t i = 0; i < sy.n; i++) {
+        const struct repl_row *r = row_of(rows, nrows, sy.names[i]);
+        if (!r || !r->sync)
+            return false; /* the new setting is not in effect yet */
+    }
+    if (sy.narrow_lsn == 0) {
+        /* Every commit acknowledged under the previous setting is at or below this. */
+        sy.narrow_lsn = cur ? cur : 1;
+        return false;
+    }
+    for (uint32_t i = 0; i < sy.n; i++)
+        if (row_of(rows, nrows, sy.names[i])->flush < sy.narrow_lsn)
+            return false;
+    sync_set(d, sy.names, sy.n, on_sync_final);
+    return true;
 }
 
 static void on_replication_rows(void *data, bool ok, const char *msg)
@@ -509,15 +636,24 @@ static void on_replication_rows(void *data, bool ok, const char *msg)
     uint32_t want = (uint32_t)d->dyn.synchronous_node_count;
     if (want > FSM_MAX_SYNC)
         want = FSM_MAX_SYNC;
-    /* Candidates: streaming members that may be synchronous; the current synchronous
-     * standbys first (no churn while they stay healthy), then by WAL position. */
+    struct repl_row rows[64];
+    int nrows = 0;
+    for (int r = 0; r < d->pg.rows_n; r++)
+        if (parse_repl_row(d->pg.rows[r], &rows[nrows]))
+            nrows++;
+    /* Candidates: streaming members that may be synchronous and still confirm WAL; the
+     * current synchronous standbys first (no churn while they stay healthy), then by WAL
+     * position. */
+    bool healthy[64];
+    for (int r = 0; r < nrows; r++)
+        healthy[r] = sync_candidate_healthy(d, &rows[r]);
     char cand[FSM_MAX_SYNC * 4][FSM_NAME_MAX + 1];
     uint32_t nc = 0;
     for (int pass = 0; pass < 2; pass++) {
-        for (int r = 0; r < d->pg.rows_n && nc < FSM_MAX_SYNC * 4; r++) {
-            const char *name = d->pg.rows[r];
+        for (int r = 0; r < nrows && nc < FSM_MAX_SYNC * 4; r++) {
+            const char *name = rows[r].name;
             const struct fsm_member *m = fsm_member_find(f, name);
-            if (!m || !strcmp(name, d->cfg->name) || name_in(name, cand, nc))
+            if (!m || !healthy[r] || !strcmp(name, d->cfg->name) || name_in(name, cand, nc))
                 continue;
             struct pg_tags t;
             pg_tags_parse(m->tags, &t);
@@ -532,31 +668,40 @@ static void on_replication_rows(void *data, bool ok, const char *msg)
     sy.n = nc < want ? nc : want;
     for (uint32_t i = 0; i < sy.n; i++)
         snprintf(sy.names[i], sizeof(sy.names[i]), "%s", cand[i]);
+    if (sy.hold_until_ms && (sy.n || now_ms() >= sy.hold_until_ms)) {
+        if (!sy.n && !d->dyn.synchronous_mode_strict)
+            log_warning("no standby streams from this new primary %d s after its promotion: "
+                        "commits no longer wait for a synchronous standby "
+                        "(synchronous_mode_strict is off)",
+                        d->dyn.ttl);
+        sy.hold_until_ms = 0;
+    }
     char ssn[1024];
     format_sync_names(d, sy.names, sy.n, ssn, sizeof(ssn));
-    bool same_fsm = mine && f->sync.n_names == sy.n;
-    for (uint32_t i = 0; same_fsm && i < sy.n; i++)
-        same_fsm = name_in(sy.names[i], f->sync.names, f->sync.n_names);
-    if (same_fsm && !strcmp(ssn, d->pg.sync_names)) {
-        sy.inflight = false;
+    bool in_fsm = mine;
+    for (uint32_t i = 0; in_fsm && i < sy.n; i++)
+        in_fsm = name_in(sy.names[i], f->sync.names, f->sync.n_names);
+    if (in_fsm && !strcmp(ssn, d->pg.sync_names)) {
+        /* PostgreSQL waits for what we want and the key records it. */
+        if (f->sync.n_names == sy.n || !sync_narrow_if_safe(d, rows, nrows))
+            sy.inflight = false;
         return;
     }
-    /* Added standbys are recorded before PostgreSQL may count on them. */
+    if (in_fsm) {
+        apply_sync_names(d); /* every one already recorded: PostgreSQL may rely on them */
+        return;
+    }
+    /* Added standbys are recorded (with the previous ones) before PostgreSQL may count on
+     * them. */
     char wide[FSM_MAX_SYNC][FSM_NAME_MAX + 1];
     uint32_t nw = 0;
-    bool adds = false;
     if (mine)
         for (uint32_t i = 0; i < f->sync.n_names && nw < FSM_MAX_SYNC; i++)
             snprintf(wide[nw++], sizeof(wide[0]), "%s", f->sync.names[i]);
     for (uint32_t i = 0; i < sy.n; i++)
-        if (!name_in(sy.names[i], wide, nw) && nw < FSM_MAX_SYNC) {
+        if (!name_in(sy.names[i], wide, nw) && nw < FSM_MAX_SYNC)
             snprintf(wide[nw++], sizeof(wide[0]), "%s", sy.names[i]);
-            adds = true;
-        }
-    if (adds || !mine)
-        sync_set(d, wide, nw, on_sync_widened);
-    else
-        apply_sync_names(d); /* only removals: PostgreSQL first, then the key */
+    sync_set(d, wide, nw, on_sync_widened);
 }
 
 /* ---- multi-step operations ---------------------------------------------------------------- */
@@ -915,10 +1060,14 @@ static void promote_after_slots(void *data, bool ok, const char *msg)
         for (uint32_t i = 0; i < fs->n_names; i++)
             if (strcmp(fs->names[i], d->cfg->name))
                 snprintf(sy.names[n++], sizeof(sy.names[0]), "%s", fs->names[i]);
+        sy.n = n;
+        sy.narrow_lsn = 0;
+        sy.hold_until_ms = n ? 0 : now_ms() + ttl_ms(d);
         format_sync_names(d, sy.names, n, d->pg.sync_names, sizeof(d->pg.sync_names));
-        if (!d->pg.sync_names[0] && !d->dyn.synchronous_mode_strict)
-            log_warning("promoting without a recorded synchronous standby: commits are "
-                        "asynchronous until one is chosen");
+        if (!n)
+            log_info("promoting without another recorded synchronous standby: commits wait "
+                     "until a standby streams from us and is recorded%s",
+                     d->dyn.synchronous_mode_strict ? "" : " (at most ttl seconds)");
         pg_reload(&d->pg, on_promote_prepared, d);
         return;
     }
@@ -1403,8 +1552,19 @@ static void decide_and_act(struct daemon *d)
     }
 
     /* Peers are valid only for the lock-free period they were collected in. */
-    if (f->lock.holder[0] || f->lock.version != d->ha.peers_lock_version)
+    if (f->lock.holder[0] || f->lock.version != d->ha.peers_lock_version) {
         d->ha.peers_collected = false;
+        d->ha.race_wait_since_ms = 0;
+    }
+    /* Waiting for a peer whose PostgreSQL is starting is bounded: after that it counts as
+     * not running (Patroni never waits). */
+    uint64_t race_wait = 3 * (uint64_t)loop_wait_ms(d);
+    if (race_wait < RACE_WAIT_MIN_MS)
+        race_wait = RACE_WAIT_MIN_MS;
+    if (d->ha.peers_collected && d->ha.race_wait_since_ms &&
+        now_ms() - d->ha.race_wait_since_ms > race_wait)
+        for (size_t i = 0; i < d->ha.n_peers; i++)
+            d->ha.peers[i].starting = false;
 
     struct ha_input in;
     memset(&in, 0, sizeof(in));
@@ -1425,6 +1585,7 @@ static void decide_and_act(struct daemon *d)
     for (uint32_t i = 0; i < f->n_history; i++)
         if (f->history[i].timeline == st.timeline)
             in.my_timeline_switch_lsn = f->history[i].lsn;
+    in.last_leader = f->lock.last_holder;
     in.clonefrom = "";
     for (uint32_t i = 0; i < f->n_members; i++) {
         struct pg_tags t;
@@ -1474,10 +1635,14 @@ static void decide_and_act(struct daemon *d)
     /* synchronous_mode: only a recorded synchronous standby may become the primary, and only
      * the recorded ones count in the race (design.md section 4). */
     if (d->dyn.synchronous_mode && !f->lock.holder[0] && f->sync.leader[0]) {
-        if (!name_in(d->cfg->name, f->sync.names, f->sync.n_names))
+        /* The key's leader (the primary that recorded it) holds every commit it
+         * acknowledged: it may take the lock back too (Patroni's sync.matches()). */
+        if (!name_in(d->cfg->name, f->sync.names, f->sync.n_names) &&
+            strcmp(d->cfg->name, f->sync.leader))
             dst.tags.nofailover = true;
         for (size_t i = 0; i < d->ha.n_peers; i++)
-            if (!name_in(d->ha.peers[i].name, f->sync.names, f->sync.n_names))
+            if (!name_in(d->ha.peers[i].name, f->sync.names, f->sync.n_names) &&
+                strcmp(d->ha.peers[i].name, f->sync.leader))
                 d->ha.peers[i].tags.nofailover = true;
     }
     if (maybe_switchover(d, &st))
@@ -1488,20 +1653,29 @@ static void decide_and_act(struct daemon *d)
      * decides precisely (rewind, or start again as a standby). */
     if (st.state == PGS_RUNNING && st.in_recovery && !st.streaming && f->lock.holder[0] &&
         strcmp(f->lock.holder, d->cfg->name) && !d->ha.busy) {
-        if (!d->ha.not_streaming_since_ms)
-            d->ha.not_streaming_since_ms = now_ms();
-        else if (now_ms() - d->ha.not_streaming_since_ms > 20000) {
+        /* Only while the leader renews its lock: a dead leader is not streamed from
+         * either, and its lease runs out soon; a restart then would only slow a failover. */
+        if (!d->ha.not_streaming_since_ms || d->ha.not_streaming_lock != f->lock.version) {
+            if (!d->ha.not_streaming_since_ms)
+                d->ha.not_streaming_since_ms = now_ms();
+            if (d->ha.not_streaming_lock != f->lock.version)
+                d->ha.not_streaming_renews++;
+            d->ha.not_streaming_lock = f->lock.version;
+        }
+        if (now_ms() - d->ha.not_streaming_since_ms > 20000 && d->ha.not_streaming_renews > 2) {
             log_warning("not streaming from the leader (%s) for %llu s: stopping postgres to "
                         "check its timeline against the leader's",
                         f->lock.holder,
                         (unsigned long long)(now_ms() - d->ha.not_streaming_since_ms) / 1000);
             d->ha.not_streaming_since_ms = 0;
+            d->ha.not_streaming_renews = 0;
             d->ha.busy = "timeline check";
             pg_stop(&d->pg, "fast", on_check_stopped, d);
             return;
         }
     } else {
         d->ha.not_streaming_since_ms = 0;
+        d->ha.not_streaming_renews = 0;
     }
     if (d->ha.restart_scheduled && d->ha.restart_req.schedule_ms <= wall_ms() && !d->ha.busy) {
         d->ha.restart_scheduled = false;
@@ -1569,7 +1743,14 @@ static void decide_and_act(struct daemon *d)
         break;
     }
     case HA_COLLECT_PEERS:
-        collect_peers(d);
+        if (d->ha.peers_collected) {
+            /* A peer is starting: ask again at the next cycle, not in a tight loop. */
+            if (!d->ha.race_wait_since_ms)
+                d->ha.race_wait_since_ms = now_ms();
+            d->ha.peers_collected = false;
+        } else {
+            collect_peers(d);
+        }
         break;
     case HA_PROMOTE:
         do_promote(d);

@@ -44,6 +44,8 @@ struct pg_control {
     uint32_t min_recovery_tli;
 };
 
+#define PG_ROW_MAX 160 /* pg_sql_rows(): longest value kept per row */
+
 struct pg {
     uv_loop_t *loop;
     const struct cfg *cfg;
@@ -66,11 +68,11 @@ struct pg {
     bool crashed;             /* the postmaster exited without being asked to */
     struct pg_status st;      /* last observation */
     struct pg_source cur_src; /* what raftgres.conf was last written to follow */
-    char sync_names[1024];
-    char pwfile[1100];               /* initdb --pwfile, removed when initdb ends */
-    int rows_n;                      /* pg_sql_rows(): first column of each row */
-    char rows[64][FSM_NAME_MAX + 1]; /* synchronous_standby_names raftgres manages ("" = async) */
-    bool standby;                    /* raftgres.conf was last written for a standby */
+    char sync_names[1024];    /* synchronous_standby_names raftgres manages ("" = async) */
+    char pwfile[1100];        /* initdb --pwfile, removed when initdb ends */
+    int rows_n;               /* pg_sql_rows(): first column of each row */
+    char rows[64][PG_ROW_MAX];
+    bool standby;             /* raftgres.conf was last written for a standby */
     struct pg_control control;
 
     /* Called when the postmaster exits (crash or requested stop): a cycle should run. */

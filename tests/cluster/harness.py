@@ -363,7 +363,7 @@ class Cluster:
     def start_haproxy(self):
         self.ha_write_port, self.ha_read_port = free_port(), free_port()
         servers_w = "\n".join(
-            f"    server {m.name} 127.0.0.1:{m.pg_port} maxconn 100 check port {m.api_port}"
+            f"    server {m.name} {m.host}:{m.pg_port} maxconn 100 check port {m.api_port}"
             for m in self.members)
         cfg = f"""global
     maxconn 100

@@ -36,7 +36,10 @@ def sh(*args, check=True):
 
 class Net:
     def __init__(self, n):
+        # Unique among the Nets alive in this machine: the first free bridge name.
         self.id = os.getpid() % 200 + 20
+        while os.path.exists(f"/sys/class/net/rgbr{self.id}"):
+            self.id = (self.id - 20 + 1) % 200 + 20
         self.bridge = f"rgbr{self.id}"
         self.prefix = f"10.{self.id}.0"
         self.ns = [f"rg{self.id}n{i + 1}" for i in range(n)]

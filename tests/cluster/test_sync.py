@@ -68,3 +68,19 @@ def test_strict_mode_blocks_writes_without_a_sync_standby(strict_cluster):
     s.start()
     wait_for(lambda: p.sql("SET statement_timeout = '3s'; INSERT INTO t VALUES (2)") is None or True,
              60, interval=1, what="writes accepted again")
+
+
+def test_switchover_in_synchronous_mode_goes_to_the_sync_standby_only(sync_cluster):
+    """Patroni's rule: in synchronous_mode a switchover candidate must be a synchronous
+    standby (412 otherwise); without a candidate, the synchronous standby is chosen."""
+    from harness import http
+    c = sync_cluster
+    p, s = ready(c)
+    other = next(m for m in c.members if m not in (p, s))
+    st, body, _, _ = http("POST", p.api + "/switchover",
+                          {"leader": p.name, "candidate": other.name})
+    assert st == 412 and body["message"] == "candidate name does not match with sync_standby"
+    assert p.get("/primary")[0] == 200
+    st, body, _, _ = http("POST", p.api + "/switchover", {"leader": p.name}, timeout=60)
+    assert st == 200, body
+    wait_for(lambda: s.get("/primary")[0] == 200, 30, interval=0.2, what="sync standby promoted")

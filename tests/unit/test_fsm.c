@@ -405,6 +405,7 @@ static void test_lock_acquire_renew_release(void **state)
     assert_string_equal(f->lock.holder, "");
     assert_int_equal(f->lock.version, v3);
     assert_int_equal(f->lock.ttl_ms, 0);
+    assert_string_equal(f->lock.last_holder, "node1"); /* kept for a full restart */
 
     /* Renew or release of a free lock. */
     c = c_renew("node1", v3, 20000);
@@ -439,6 +440,7 @@ static void test_lock_expire(void **state)
     c = c_expire("node1", v2);
     uint64_t v3 = apply_ok(f, &c);
     assert_string_equal(f->lock.holder, "");
+    assert_string_equal(f->lock.last_holder, "node1");
     assert_int_equal(f->lock.version, v3);
     /* Duplicate expire: conflict, harmless. */
     apply_rejected(f, &c, FSM_ECONFLICT, &res);
@@ -461,6 +463,7 @@ static void test_lock_transfer(void **state)
     c = c_transfer("node1", v1, "node2", 25000);
     uint64_t v2 = apply_ok(f, &c);
     assert_string_equal(f->lock.holder, "node2");
+    assert_string_equal(f->lock.last_holder, "node2");
     assert_int_equal(f->lock.version, v2);
     assert_int_equal(f->lock.ttl_ms, 25000);
     /* The old holder can no longer renew; the new one can. */
@@ -1278,17 +1281,27 @@ static void test_restore_corrupt_keeps_state(void **state)
      * layout is fixed: header 8, revision 8, initialize 5, config_version 8, config 5,
      * holder 5, lock version 8, ttl 4, optime 8+8, sync leader 5, sync version 8,
      * n_names 4, pending 1, leader 5, candidate 5, scheduled_at 8, version 8,
-     * pause 1 (offset 111), n_members 4 (112), n_history 4 (116), checksum (120). */
+     * pause 1 (offset 111), n_members 4 (112), n_history 4 (116), last_holder 5 (120),
+     * padding 3, checksum (128). */
     struct fsm *e = new_fsm();
     snap(e, (void **)&s, &n);
-    assert_int_equal(n, 128);
+    assert_int_equal(n, 136);
     assert_int_equal(fsm_restore(other, s, n), FSM_OK); /* empty snapshot is valid */
     populate(other);
 
-    s[4] = 2; /* unknown snapshot version */
+    /* Version 1 (no last_holder) is still read: the same bytes up to the history. */
+    uint8_t v1[128];
+    memcpy(v1, s, 120);
+    v1[4] = 1;
+    reseal(v1, sizeof(v1));
+    assert_int_equal(fsm_restore(other, v1, sizeof(v1)), FSM_OK);
+    assert_string_equal(other->lock.last_holder, "");
+    populate(other);
+
+    s[4] = 3; /* unknown snapshot version */
     reseal(s, n);
     restore_rejected(f, s, n, FSM_EVERSION);
-    s[4] = 1;
+    s[4] = 2;
     s[111] = 2; /* pause not a bool */
     reseal(s, n);
     restore_rejected(f, s, n, FSM_EMALFORMED);

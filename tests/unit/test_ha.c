@@ -41,6 +41,7 @@ enum peerk {
     P_STANDBY = 0, /* reachable, running standby */
     P_PRIMARY,     /* reachable, running primary */
     P_DOWN,        /* reachable, PostgreSQL not running */
+    P_STARTING,    /* reachable, PostgreSQL starting (its position not known yet) */
     P_GONE,        /* did not answer */
 };
 
@@ -66,6 +67,7 @@ struct given {
     uint64_t optime;
     uint64_t max_lag; /* default 1 MiB */
     const char *clonefrom;
+    const char *last_leader; /* the lock's last holder, default "" */
     const char *busy;
     bool lease_lost, paused, was_primary, no_watchdog, peers_pending;
     bool no_rewind, rm_on_rewind_failure, rm_on_diverged;
@@ -302,6 +304,12 @@ static const struct scenario scenarios[] = {
     ROW("peer ahead but nofailover is ignored",
         .g = {.peers = {{"node3", P_STANDBY, POS + 1, "{\"nofailover\":true}"}}},
         .want = HA_ACQUIRE, .reason = "healthiest"),
+    ROW("a peer whose postgres is starting: ask again before racing",
+        .g = {.peers = {{"node3", P_STARTING, 0, NULL}}}, .want = HA_COLLECT_PEERS,
+        .reason = "postgres on node3 is not running yet"),
+    ROW("a nofailover peer that is starting is not waited for",
+        .g = {.peers = {{"node3", P_STARTING, 0, "{\"nofailover\":true}"}}},
+        .want = HA_ACQUIRE, .reason = "healthiest"),
     ROW("peer ahead but unreachable is ignored", .g = {.peers = {{"node3", P_GONE, POS + 1, NULL}}},
         .want = HA_ACQUIRE, .reason = "healthiest"),
     ROW("tie: higher failover_priority wins",
@@ -314,6 +322,20 @@ static const struct scenario scenarios[] = {
     ROW("tie: equal priority, smaller name wins", .g = {.peers = {{"node1", P_STANDBY, POS, NULL}}},
         .want = HA_NONE, .reason = "node1 has the same wal position and failover_priority"),
     ROW("tie: equal priority, larger name loses", .g = {.peers = {{"node3", P_STANDBY, POS, NULL}}},
+        .want = HA_ACQUIRE, .reason = "healthiest"),
+    ROW("tie: the last leader wins over a smaller name (full cluster restart)",
+        .g = {.last_leader = "node2", .peers = {{"node1", P_STANDBY, POS, NULL}}},
+        .want = HA_ACQUIRE, .reason = "healthiest"),
+    ROW("tie: a peer that was the last leader wins over a larger name",
+        .g = {.last_leader = "node3", .peers = {{"node3", P_STANDBY, POS, NULL}}},
+        .want = HA_NONE, .reason = "node3 has the same wal position and failover_priority and "
+                                   "was the last leader"),
+    ROW("tie: the last leader does not beat a higher failover_priority",
+        .g = {.last_leader = "node2",
+              .peers = {{"node3", P_STANDBY, POS, "{\"failover_priority\":2}"}}},
+        .want = HA_NONE, .reason = "node3 has the same wal position and a higher failover_priority"),
+    ROW("the last leader behind in WAL does not win",
+        .g = {.last_leader = "node3", .peers = {{"node3", P_STANDBY, POS - 1, NULL}}},
         .want = HA_ACQUIRE, .reason = "healthiest"),
     ROW("a reachable peer still primary: wait",
         .g = {.peers = {{"node3", P_STANDBY, 0, NULL}, {"node1", P_PRIMARY, 0, NULL}}},
@@ -391,6 +413,7 @@ static void build(const struct given *g, struct pg_status *pg, struct ha_peer *p
         snprintf(p->name, sizeof p->name, "%s", s->name);
         p->reachable = s->kind != P_GONE;
         p->running = s->kind == P_STANDBY || s->kind == P_PRIMARY;
+        p->starting = s->kind == P_STARTING;
         p->is_primary = s->kind == P_PRIMARY;
         p->timeline = 2;
         p->lsn = s->lsn;
@@ -410,6 +433,7 @@ static void build(const struct given *g, struct pg_status *pg, struct ha_peer *p
     in->leader_optime = g->optime;
     in->my_timeline_switch_lsn = g->switch_lsn;
     in->clonefrom = g->clonefrom ? g->clonefrom : "";
+    in->last_leader = g->last_leader;
     in->pg = pg;
     in->pg_was_primary = g->was_primary;
     in->watchdog_ok = !g->no_watchdog;
