@@ -6,7 +6,7 @@ asserts zero seconds with two writable members and, in synchronous mode, zero ac
 writes lost (in asynchronous mode: loss within maximum_lag_on_failover).
 
 The scenarios share one cluster per mode (each leaves it healthy for the next), so the
-suite pays for one bootstrap. The random rounds run 2 rounds by default and
+suite pays for one bootstrap. The random faults run 1 round by default and
 RAFTGRES_FAULT_ROUNDS (default 10) with --long; the seed is printed and can be replayed
 with RAFTGRES_FAULT_SEED.
 """
@@ -67,7 +67,7 @@ def test_scenario_synchronous_mode(sync_rig, name):
 
 
 def test_random_faults_short(sync_rig):
-    _random(sync_rig, 2)
+    _random(sync_rig, 1)
 
 
 @pytest.mark.long
