@@ -151,7 +151,8 @@ const struct cfg_key cfg_table[] = {
         "Leader lease in seconds; loop_wait + 2*retry_timeout <= ttl."),
     INT("bootstrap.dcs.loop_wait", P, "10", 1, 3600, NULL, "Seconds between HA loop runs."),
     INT("bootstrap.dcs.retry_timeout", P, "10", 3, 3600, NULL,
-        "Seconds to retry Raft and PostgreSQL operations before giving up."),
+        "Seconds to retry Raft and PostgreSQL operations before giving up; also how long "
+        "a synchronous standby may leave pending WAL unconfirmed before it is replaced."),
     SIZE("bootstrap.dcs.maximum_lag_on_failover", P, "1048576", 0, BIG, NULL,
          "Bytes a replica may lag and still be promoted."),
     SIZE("bootstrap.dcs.maximum_lag_on_syncnode", P, "-1", -1, BIG, NULL,

@@ -39,6 +39,7 @@ struct ha_state {
     json_t *last_config_reply;       /* PATCH/PUT /config: the body to answer once applied */
     uint64_t race_wait_since_ms;     /* leader race: waiting for a starting peer since */
     uint64_t not_streaming_since_ms; /* a running standby not streaming since */
+    uint64_t last_receive_lsn;       /* the standby's receive position at the last cycle */
     uint64_t not_streaming_lock;     /* the lock version last seen meanwhile */
     unsigned not_streaming_renews;   /* lock changes (renews) seen meanwhile */
     bool restart_scheduled;          /* POST /restart with a schedule, kept by this member */

@@ -19,6 +19,9 @@
 
 #define PEER_TIMEOUT_MS  2000
 #define RACE_WAIT_MIN_MS 5000 /* leader race: wait for a peer's starting postgres (ms) */
+/* A standby that makes no streaming progress this long while the leader renews is stopped
+ * to check its timeline (two of PostgreSQL's 5 s wal_retrieve_retry_interval). */
+#define NOT_STREAMING_MS 10000
 
 static uint64_t now_ms(void)
 {
@@ -1651,7 +1654,12 @@ static void decide_and_act(struct daemon *d)
      * demoted old primary whose WAL went past the switch point): while it runs, its
      * timeline is not known for sure. Stop it; the next cycle reads pg_controldata and
      * decides precisely (rewind, or start again as a standby). */
-    if (st.state == PGS_RUNNING && st.in_recovery && !st.streaming && f->lock.holder[0] &&
+    /* Streaming counts only while it makes progress: a standby whose WAL diverged connects,
+     * shows "streaming" for a moment, and fails again every wal_retrieve_retry_interval. */
+    bool progressing = st.streaming && (st.receive_lsn > d->ha.last_receive_lsn ||
+                                        st.receive_lsn >= f->optime_lsn);
+    d->ha.last_receive_lsn = st.receive_lsn;
+    if (st.state == PGS_RUNNING && st.in_recovery && !progressing && f->lock.holder[0] &&
         strcmp(f->lock.holder, d->cfg->name) && !d->ha.busy) {
         /* Only while the leader renews its lock: a dead leader is not streamed from
          * either, and its lease runs out soon; a restart then would only slow a failover. */
@@ -1662,7 +1670,8 @@ static void decide_and_act(struct daemon *d)
                 d->ha.not_streaming_renews++;
             d->ha.not_streaming_lock = f->lock.version;
         }
-        if (now_ms() - d->ha.not_streaming_since_ms > 20000 && d->ha.not_streaming_renews > 2) {
+        if (now_ms() - d->ha.not_streaming_since_ms > NOT_STREAMING_MS &&
+            d->ha.not_streaming_renews > 2) {
             log_warning("not streaming from the leader (%s) for %llu s: stopping postgres to "
                         "check its timeline against the leader's",
                         f->lock.holder,
