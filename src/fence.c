@@ -5,43 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "src/log.h"
+#include "src/procstat.h"
+#include "src/rnode.h"
 
 #define FENCE_MAX_RESTARTS 10
 
 static int spawn(struct fence *f, char *err, size_t errlen);
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* A process's start time (field 22 of /proc/PID/stat), as the fencer reads it: tells the
- * postmaster we were told about from a later process that reused its PID. 0 if unknown. */
-static unsigned long long start_time(int pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
-    fclose(fp);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may contain spaces */
-    if (!p)
-        return 0;
-    int field = 2;
-    for (p++; *p && field < 22; p++)
-        if (*p == ' ')
-            field++;
-    return field == 22 ? strtoull(p, NULL, 10) : 0;
-}
 
 static void send_line(struct fence *f, const char *line)
 {
@@ -67,14 +39,14 @@ static void rearm(struct fence *f)
 {
     if (!f->armed)
         return;
-    if (!f->pid_start || start_time(f->pid) != f->pid_start) {
+    if (!f->pid_start || proc_start_time(f->pid) != f->pid_start) {
         log_info("the postmaster (pid %d) the dead fencer watched is gone: nothing to re-arm",
                  f->pid);
         f->armed = false;
         return;
     }
     send_arm(f);
-    uint64_t now = mono_ms();
+    uint64_t now = rnode_now_ms();
     if (f->deadline_ms > now)
         log_info("re-armed the new fencer (pid %d) with the last lease deadline, %llu ms "
                  "ahead, for the postmaster (pid %d)",
@@ -197,7 +169,7 @@ void fence_arm(struct fence *f, uint64_t deadline_ms, int pid)
         return;
     /* Remembered even while no fencer runs, so a restarted one gets the newest deadline. */
     if (pid != f->pid || !f->armed)
-        f->pid_start = start_time(pid);
+        f->pid_start = proc_start_time(pid);
     f->armed = true;
     f->deadline_ms = deadline_ms;
     f->pid = pid;

@@ -24,36 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "src/procstat.h"
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* The process's start time (field 22 of /proc/PID/stat), to tell the postmaster we were
- * told about from an unrelated process that reused its PID later. 0 if unknown. */
-static unsigned long long start_time(long pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may contain spaces */
-    if (!p)
-        return 0;
-    unsigned long long v = 0;
-    int field = 2;
-    for (p++; *p && field < 22; p++)
-        if (*p == ' ')
-            field++;
-    if (field == 22)
-        v = strtoull(p, NULL, 10);
-    return v;
 }
 
 static void say(const char *fmt, long a, long b)
@@ -88,7 +65,7 @@ int main(void)
         if (armed) {
             uint64_t now = now_ms();
             if (now >= deadline) {
-                if (start_time(pid) == pid_start && pid_start && kill((pid_t)pid, SIGKILL) == 0)
+                if (proc_start_time(pid) == pid_start && pid_start && kill((pid_t)pid, SIGKILL) == 0)
                     say("lease deadline passed %ld ms ago without a renew from the daemon: "
                         "killing the postmaster (pid %ld)",
                         (long)(now - deadline), pid);
@@ -131,7 +108,7 @@ int main(void)
             long p;
             if (sscanf(buf, "arm %llu %ld", &d, &p) == 2 && p > 0) {
                 if (p != pid || !armed)
-                    pid_start = start_time(p);
+                    pid_start = proc_start_time(p);
                 armed = pid_start != 0;
                 deadline = d;
                 pid = p;

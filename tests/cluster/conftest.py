@@ -72,6 +72,16 @@ def _cluster(request, **kw):
 
 
 @pytest.fixture
+def running(pg_cluster):
+    """A PostgreSQL cluster with one primary (c.primary_member) and streaming replicas."""
+    c = pg_cluster
+    c.start()
+    c.wait_leader(timeout=15)
+    c.primary_member = c.wait_pg_ready()
+    return c
+
+
+@pytest.fixture
 def started(cluster):
     cluster.start()
     cluster.wait_leader(timeout=15)

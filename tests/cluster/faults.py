@@ -22,7 +22,7 @@ import signal
 import threading
 import time
 
-from harness import Cluster, http, wait_for
+from harness import Cluster, http, pid_alive, wait_for
 from netns import overlaps, writable_intervals
 
 
@@ -295,13 +295,12 @@ def freeze_primary_daemon(rig, rng):
     """The primary's daemon is frozen (SIGSTOP) for 2 x ttl: it can neither renew nor
     demote. The fencer kills the postmaster before the lease ends; a new primary takes over;
     thawed, the old primary rejoins."""
-    c = rig.c
     p = rig.primary()
     pm = p.postmaster_pid()
     t_fault = now()
     os.kill(p.proc.pid, signal.SIGSTOP)
     try:
-        wait_for(lambda: not _pid_alive(pm), rig.ttl, interval=0.05, what="postmaster fenced")
+        wait_for(lambda: not pid_alive(pm), rig.ttl, interval=0.05, what="postmaster fenced")
         t_dead = now()
         new = wait_for(lambda: next((m for m in rig.replicas(p)
                                      if m.get("/primary")[0] == 200), None),
@@ -398,15 +397,3 @@ def writable_samples(path, t0, t1):
             except ValueError:
                 continue
     return out
-
-
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except OSError:
-        return False

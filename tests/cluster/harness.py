@@ -272,10 +272,10 @@ bootstrap:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            wait_for(lambda: not _alive(pid), 10, what="postmaster gone")
+            wait_for(lambda: not pid_alive(pid), 10, what="postmaster gone")
 
 
-def _alive(pid):
+def pid_alive(pid):
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

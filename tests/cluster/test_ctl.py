@@ -7,19 +7,9 @@ import signal
 import subprocess
 import time
 
-import pytest
 import yaml
 
 from harness import RAFTGRESCTL, ctl_pty, wait_for
-
-
-@pytest.fixture
-def running(pg_cluster):
-    c = pg_cluster
-    c.start()
-    c.wait_leader(timeout=15)
-    c.primary_member = c.wait_pg_ready()
-    return c
 
 
 def member_rows(stdout):

@@ -11,18 +11,7 @@ import re
 import signal
 import time
 
-import pytest
-
-from harness import wait_for
-
-
-@pytest.fixture
-def running(pg_cluster):
-    c = pg_cluster
-    c.start()
-    c.wait_leader(timeout=15)
-    c.primary_member = c.wait_pg_ready()
-    return c
+from harness import pid_alive, wait_for
 
 
 def _stat(pid):
@@ -47,11 +36,6 @@ def fencers_of(daemon_pid):
         if st and st[0] == "raftgres-fencer" and st[2] == daemon_pid and st[1] != "Z":
             out.append(int(name))
     return out
-
-
-def _pid_alive(pid):
-    st = _stat(pid)
-    return st is not None and st[1] != "Z"
 
 
 def _poll_timeout(pid):
@@ -94,7 +78,7 @@ def test_a_killed_fencer_is_restarted_armed_and_still_fences_a_frozen_primary(ru
     os.kill(old, signal.SIGKILL)
     new = wait_for(lambda: [f for f in fencers_of(daemon) if f != old], 10,
                    what="a new fencer, child of the daemon")
-    assert len(new) == 1 and not _pid_alive(old), (new, old)
+    assert len(new) == 1 and not pid_alive(old), (new, old)
     new = new[0]
     wait_for(lambda: f"self-fencing process started (pid {new})" in p.log(), 5,
              what="the new fencer's start logged")
@@ -120,7 +104,7 @@ def test_a_killed_fencer_is_restarted_armed_and_still_fences_a_frozen_primary(ru
     os.kill(daemon, signal.SIGSTOP)
     t0 = time.monotonic()
     try:
-        wait_for(lambda: not _pid_alive(pm), c.ttl, interval=0.05, what="postmaster fenced")
+        wait_for(lambda: not pid_alive(pm), c.ttl, interval=0.05, what="postmaster fenced")
         t_dead = time.monotonic() - t0
         nxt = wait_for(lambda: next((m for m in survivors if m.get("/primary")[0] == 200),
                                     None),
@@ -130,7 +114,7 @@ def test_a_killed_fencer_is_restarted_armed_and_still_fences_a_frozen_primary(ru
         assert t_dead < t_new, (t_dead, t_new)
         assert re.search(r"fencer: lease deadline passed \d+ ms ago without a renew from the "
                          rf"daemon: killing the postmaster \(pid {pm}\)", p.log())
-        assert _pid_alive(new), "the killing fencer is the restarted one, still running"
+        assert pid_alive(new), "the killing fencer is the restarted one, still running"
         time.sleep(max(0, 2 * c.ttl - (time.monotonic() - t0)))
     finally:
         os.kill(daemon, signal.SIGCONT)

@@ -9,18 +9,7 @@ import os
 import signal
 import time
 
-import pytest
-
-from harness import http, wait_for
-
-
-@pytest.fixture
-def running(pg_cluster):
-    c = pg_cluster
-    c.start()
-    c.wait_leader(timeout=15)
-    c.primary_member = c.wait_pg_ready()
-    return c
+from harness import pid_alive, wait_for
 
 
 def test_bootstrap_gives_one_primary_and_streaming_replicas(running):
@@ -208,18 +197,6 @@ def test_primary_without_quorum_demotes_before_its_lease_runs_out(running):
     c.wait_pg_ready(timeout=90)
 
 
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except OSError:
-        return False
-
-
 def test_frozen_primary_daemon_is_fenced_before_its_lease_ends(running):
     """The primary's daemon freezes (SIGSTOP) for 2 x ttl: it can neither renew nor demote.
     The self-fencing process, which does not share its loop, kills the postmaster before the
@@ -231,7 +208,7 @@ def test_frozen_primary_daemon_is_fenced_before_its_lease_ends(running):
     os.kill(p.proc.pid, signal.SIGSTOP)
     t0 = time.monotonic()
     try:
-        wait_for(lambda: not _pid_alive(pm), c.ttl, interval=0.05, what="postmaster fenced")
+        wait_for(lambda: not pid_alive(pm), c.ttl, interval=0.05, what="postmaster fenced")
         t_dead = time.monotonic() - t0
         new = wait_for(lambda: next((m for m in survivors if m.get("/primary")[0] == 200), None),
                        c.ttl + 20, interval=0.05, what="a new primary")
